@@ -1,0 +1,37 @@
+//! netlab's lab harness: everything the exercises' graded tests and the instructor use.
+//!
+//! - [`EchoServer`]: the reference echo server (line mode like the lectures' server, raw mode
+//!   per RFC 862). `cargo lab serve` is a thin CLI around it.
+//! - [`ScriptedServer`]: a server that plays a fixed script (send these bytes in pieces, go
+//!   silent, close early, …) so a test can provoke one classic mistake deterministically.
+//! - [`Recording`]: what every harness server saw on each connection, so a failing test can
+//!   say what crossed the wire.
+//! - [`Watchdog`]: runs a test body with a deadline, so a student's deadlock becomes a
+//!   failure that explains itself instead of a hung test run.
+//! - [`show_bytes`]: prints bytes the way a test message should show them.
+//!
+//! The `lab` binary (`cargo lab …`) lives in `main.rs` and `cli/`.
+
+mod bytes;
+mod core;
+mod echo;
+pub mod libtest;
+pub mod process;
+mod record;
+mod scripted;
+mod watchdog;
+pub mod workspace;
+
+pub use bytes::show_bytes;
+pub use echo::{Behaviour, Config, EchoServer, Mode};
+pub use record::{ConnectionRecord, Ending, Recording, Totals};
+pub use scripted::{ScriptedServer, Step};
+pub use watchdog::{DEADLINE_EXPIRED, Watchdog, within};
+
+/// Binds a listener on the IPv4 loopback address with a port the system chooses.
+///
+/// Tests always use this (never a fixed port, never `localhost`, which may resolve to `::1`
+/// only), then read the real address back with `local_addr()`.
+pub fn bind_loopback() -> std::io::Result<std::net::TcpListener> {
+    std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+}

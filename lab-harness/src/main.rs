@@ -1,0 +1,23 @@
+//! `cargo lab …`: the kit's command line (`cargo lab` is an alias for
+//! `cargo run -p lab-harness --`, set in `.cargo/config.toml`).
+//!
+//! Each subcommand lives in its own module under `cli/`; this file only parses the command
+//! line and turns an error into one line on stderr and a non-zero exit code.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let command = cli::Command::parse();
+    match command.run() {
+        Ok(code) => code,
+        Err(error) => {
+            // `{:#}` puts the whole chain of causes on one line.
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
