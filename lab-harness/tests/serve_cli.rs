@@ -1,0 +1,313 @@
+//! `cargo lab serve` as a real process: the listening line, echoing for real peers (our own
+//! client, Python, `nc`, `socat`), and the one-line errors for a busy port or a bad value.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use assert_cmd::cargo::cargo_bin;
+use lab_harness::{bind_loopback, show_bytes};
+use predicates::prelude::*;
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// A `lab serve --port 0 …` child process, killed when dropped.
+struct Serve {
+    child: Child,
+    addr: SocketAddr,
+    first_line: String,
+}
+
+impl Serve {
+    fn start(extra: &[&str]) -> Serve {
+        let mut child = Command::new(cargo_bin("lab"))
+            .args(["serve", "--port", "0"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting `lab serve`");
+        let stdout = child.stdout.take().unwrap();
+        let (line_tx, line_rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = line_tx.send(line);
+        });
+        let first_line = line_rx
+            .recv_timeout(DEADLINE)
+            .expect("`lab serve` printed no line within the deadline");
+        let addr = first_line
+            .strip_prefix("listening on ")
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line: {first_line:?}"));
+        Serve {
+            child,
+            addr,
+            first_line: first_line.trim_end().to_string(),
+        }
+    }
+
+    fn connect(&self) -> TcpStream {
+        let stream = TcpStream::connect_timeout(&self.addr, DEADLINE).expect("connecting");
+        stream.set_read_timeout(Some(DEADLINE)).unwrap();
+        stream
+    }
+
+    /// Everything the server wrote on stderr, once it has exited.
+    fn stderr_after_exit(&mut self) -> String {
+        let mut text = String::new();
+        let stderr: &mut ChildStderr = self.child.stderr.as_mut().unwrap();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends `data`, half-closes, and returns everything until the server closes.
+fn exchange(mut stream: TcpStream, data: &[u8]) -> Vec<u8> {
+    stream.write_all(data).unwrap();
+    stream.shutdown(Shutdown::Write).unwrap();
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).expect("reading the reply");
+    reply
+}
+
+#[test]
+fn serve_prints_one_listening_line_with_the_real_port() {
+    let server = Serve::start(&[]);
+    assert_ne!(server.addr.port(), 0);
+    assert_eq!(
+        server.first_line,
+        format!("listening on {} (line mode)", server.addr)
+    );
+}
+
+#[test]
+fn serve_answers_each_line_with_crlf() {
+    let server = Serve::start(&[]);
+    let reply = exchange(server.connect(), b"hello\nagain\r\nlast");
+    assert_eq!(
+        reply,
+        b"hello\r\nagain\r\nlast\r\n",
+        "got {}",
+        show_bytes(&reply)
+    );
+}
+
+#[test]
+fn serve_in_raw_mode_echoes_binary_data_then_closes() {
+    let server = Serve::start(&["--mode", "raw"]);
+    assert!(
+        server.first_line.ends_with("(raw mode)"),
+        "{}",
+        server.first_line
+    );
+    let data: Vec<u8> = (0..=255).cycle().take(100_000).collect();
+    let reply = exchange(server.connect(), &data);
+    assert!(
+        reply == data,
+        "got {} bytes back of {}",
+        reply.len(),
+        data.len()
+    );
+}
+
+#[test]
+fn serve_on_a_busy_port_exits_1_with_one_line_naming_the_port() {
+    let busy = bind_loopback().unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let assert = assert_cmd::Command::cargo_bin("lab")
+        .unwrap()
+        .args(["serve", "--port", &port])
+        .timeout(DEADLINE)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains(format!(
+            "port {port} is already in use"
+        )))
+        .stderr(predicate::str::contains("--port 0"));
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "expected one line, got:\n{stderr}"
+    );
+}
+
+#[test]
+fn serve_rejects_a_port_that_is_not_a_number_in_range() {
+    for bad in ["abc", "70000", "-1"] {
+        assert_cmd::Command::cargo_bin("lab")
+            .unwrap()
+            .args(["serve", &format!("--port={bad}")])
+            .timeout(DEADLINE)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("invalid value"));
+    }
+}
+
+#[test]
+fn serve_logs_each_connection_on_stderr() {
+    let mut server = Serve::start(&[]);
+    let client = server.connect();
+    let local = client.local_addr().unwrap();
+    assert_eq!(exchange(client, b"hi\n"), b"hi\r\n");
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let log = server.stderr_after_exit();
+    assert!(
+        log.contains(&format!("{local} connected")) && log.contains(&format!("{local} closed")),
+        "expected an opened and a closed line for {local}:\n{log}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_stops_cleanly_on_sigterm_with_a_summary() {
+    let mut server = Serve::start(&[]);
+    assert_eq!(exchange(server.connect(), b"one\n"), b"one\r\n");
+    let idle = server.connect(); // still open when the server is told to stop
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = wait_with_deadline(&mut server.child);
+    let log = server.stderr_after_exit();
+    assert!(
+        status.success(),
+        "exit status {status} after SIGTERM; log:\n{log}"
+    );
+    assert!(
+        log.contains("stopped: served 2 connections"),
+        "no summary line:\n{log}"
+    );
+    // The idle client was closed by the server, not left hanging.
+    let mut buffer = [0; 16];
+    let mut idle = idle;
+    idle.set_read_timeout(Some(DEADLINE)).unwrap();
+    let read = idle.read(&mut buffer);
+    assert!(
+        matches!(read, Ok(0)),
+        "the idle client should read end-of-file once the server stopped, got {read:?}"
+    );
+}
+
+/// Waits for the child to exit; kills it (and fails) if it is still running at the deadline.
+#[cfg(unix)]
+fn wait_with_deadline(child: &mut Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    let (exited, exit_seen) = mpsc::channel::<()>();
+    let watchdog = thread::spawn(move || {
+        let expired = exit_seen.recv_timeout(DEADLINE).is_err();
+        if expired {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        }
+        expired
+    });
+    let status = child.wait().expect("waiting for the server");
+    let _ = exited.send(());
+    assert!(
+        !watchdog.join().unwrap(),
+        "the server did not exit within {DEADLINE:?} after SIGTERM"
+    );
+    status
+}
+
+/// Real peers must interoperate. On CI they are installed (see .ci/run) and required; on a
+/// student's machine a missing tool skips its check with a note.
+fn peer_available(program: &str) -> bool {
+    let found = Command::new(program)
+        .arg("-h")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{program} must be installed on CI (.ci/run installs it)"
+        );
+        eprintln!("note: {program} not found; its interoperability check is skipped");
+    }
+    found
+}
+
+fn run_peer(command: &mut Command, input: &[u8]) -> Vec<u8> {
+    let output = assert_cmd::Command::from_std(std::mem::replace(command, Command::new("true")))
+        .write_stdin(input.to_vec())
+        .timeout(DEADLINE)
+        .output()
+        .expect("running the peer");
+    assert!(
+        output.status.success(),
+        "peer failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+#[test]
+fn a_python_client_gets_its_lines_back() {
+    if !peer_available("python3") {
+        return;
+    }
+    let server = Serve::start(&[]);
+    let script = r#"
+import socket, sys
+host, port = sys.argv[1], int(sys.argv[2])
+with socket.create_connection((host, port), timeout=10) as sock:
+    f = sock.makefile("rwb")
+    f.write(b"hello from python\n"); f.flush()
+    sys.stdout.write(f.readline().decode())
+"#;
+    let mut command = Command::new("python3");
+    command.args([
+        "-c",
+        script,
+        &server.addr.ip().to_string(),
+        &server.addr.port().to_string(),
+    ]);
+    assert_eq!(run_peer(&mut command, b""), b"hello from python\r\n");
+}
+
+#[test]
+fn nc_gets_its_lines_back() {
+    if !peer_available("nc") {
+        return;
+    }
+    let server = Serve::start(&[]);
+    // -N: shut down the sending side at the end of input, so the server closes in turn.
+    let mut command = Command::new("nc");
+    command.args([
+        "-N",
+        &server.addr.ip().to_string(),
+        &server.addr.port().to_string(),
+    ]);
+    assert_eq!(run_peer(&mut command, b"hi\nthere\n"), b"hi\r\nthere\r\n");
+}
+
+#[test]
+fn socat_gets_raw_bytes_back() {
+    if !peer_available("socat") {
+        return;
+    }
+    let server = Serve::start(&["--mode", "raw"]);
+    let mut command = Command::new("socat");
+    command.args(["-t", "5", "-", &format!("TCP:{}", server.addr)]);
+    assert_eq!(run_peer(&mut command, b"raw\x00bytes"), b"raw\x00bytes");
+}
