@@ -49,6 +49,8 @@ impl Watchdog {
 
     /// Runs `body` and returns its result, or fails the test when the deadline passes. A
     /// panic in `body` (an assertion, a `todo!()`) fails the test with its own message.
+    /// (`track_caller`: an expired deadline is reported at the test's line, not here.)
+    #[track_caller]
     pub fn run<T: Send + 'static>(self, body: impl FnOnce() -> T + Send + 'static) -> T {
         let (done, result) = mpsc::channel();
         let worker = thread::Builder::new()
@@ -86,6 +88,7 @@ impl Watchdog {
 }
 
 /// Shorthand for `Watchdog::new(limit).hint(hint).run(body)`.
+#[track_caller]
 pub fn within<T: Send + 'static>(
     limit: Duration,
     hint: impl Into<String>,
