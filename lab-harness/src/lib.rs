@@ -15,6 +15,7 @@
 mod bytes;
 mod core;
 mod echo;
+pub mod grade;
 pub mod libtest;
 pub mod process;
 mod record;

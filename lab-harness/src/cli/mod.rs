@@ -1,6 +1,9 @@
 //! The subcommands of `cargo lab`.
 
 mod check;
+mod grade;
+mod gradescope;
+mod handout;
 mod serve;
 
 use std::process::ExitCode;
@@ -16,6 +19,13 @@ pub enum Command {
     /// Check the kit itself: every solution passes its graded tests, every skeleton builds
     /// without warnings and fails every graded test with "not yet implemented".
     Check(check::Args),
+    /// Grade the exercises (or --solutions, or student submissions): a score table, JSON,
+    /// JUnit XML, Gradescope results.json or a CSV gradebook. Never hangs.
+    Grade(grade::Args),
+    /// Write the students' copy of the kit (no solutions) to a new folder.
+    Handout(handout::Args),
+    /// Build a Gradescope autograder zip (setup.sh, run_autograder, the kit without solutions).
+    GradescopePackage(gradescope::Args),
 }
 
 impl Command {
@@ -23,6 +33,9 @@ impl Command {
         match self {
             Command::Serve(args) => serve::run(args),
             Command::Check(args) => check::run(args),
+            Command::Grade(args) => grade::run(args),
+            Command::Handout(args) => handout::run(args),
+            Command::GradescopePackage(args) => gradescope::run(args),
         }
     }
 }

@@ -1,0 +1,70 @@
+//! `cargo lab gradescope-package --out autograder.zip`: the Gradescope autograder.
+//!
+//! The zip holds `setup.sh`, `run_autograder` and the student handout of the kit; see
+//! `lab_harness::grade::package` for what the scripts do.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use lab_harness::grade::package::{self, Options};
+use lab_harness::workspace::{self, Exercise};
+
+use super::check::kit_root;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Where to write the package.
+    #[arg(long, value_name = "PATH", default_value = "autograder.zip")]
+    out: PathBuf,
+    /// Grade only these exercises, e.g. `--only ex01,ex02` for the first assignment.
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    only: Vec<String>,
+    /// Passed to the grader: stop an exercise's tests after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    timeout_per_exercise: u64,
+    /// The Rust toolchain setup.sh installs (default: the version building the kit here).
+    #[arg(long, value_name = "VERSION")]
+    toolchain: Option<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let root = kit_root()?;
+    let exercises = workspace::exercises(&root)
+        .with_context(|| format!("cannot list {}", root.join("exercises").display()))?;
+    if exercises.is_empty() {
+        bail!(
+            "no exercises found under {}",
+            root.join("exercises").display()
+        );
+    }
+    for id in &args.only {
+        if !exercises.iter().any(|e| e.id() == id || e.folder == *id) {
+            let ids: Vec<&str> = exercises.iter().map(Exercise::id).collect();
+            bail!(
+                "no exercise `{id}` in this kit (exercises: {})",
+                ids.join(", ")
+            );
+        }
+    }
+    let options = Options {
+        only: args.only,
+        timeout_per_exercise: args.timeout_per_exercise,
+        toolchain: args.toolchain.unwrap_or_else(package::local_toolchain),
+    };
+    let zip = package::build(&root, &exercises, &options)?;
+    if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    fs::write(&args.out, &zip).with_context(|| format!("cannot write {}", args.out.display()))?;
+    println!(
+        "wrote {} ({} KiB): setup.sh, run_autograder and the kit without solutions (Rust {})",
+        args.out.display(),
+        zip.len().div_ceil(1024),
+        options.toolchain
+    );
+    Ok(ExitCode::SUCCESS)
+}

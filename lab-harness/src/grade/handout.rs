@@ -1,0 +1,346 @@
+//! The students' copy of the kit (`cargo lab handout`), also the base of every staged
+//! submission ([`super::stage`]) and of the Gradescope package ([`super::package`]).
+//!
+//! It is the kit without what students must not have or do not need: no `solutions/`, no
+//! kit CI (`.ci/`), no harness self-tests (`lab-harness/tests/`, which grade the solutions),
+//! no developers' guide. The root `Cargo.toml` drops `solutions/*` from the workspace and
+//! makes the exercises the default members, so a plain `cargo test` there runs every
+//! graded test; the README is one written for students.
+
+use std::fs;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use crate::workspace::Exercise;
+
+/// One file of the handout: its path inside the kit (relative) and where its bytes come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KitFile {
+    pub path: PathBuf,
+    pub source: Source,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A file of the kit, copied as it is.
+    Copy(PathBuf),
+    /// Written by the handout (the root `Cargo.toml`, the README).
+    Text(String),
+}
+
+/// Paths (relative to the kit) that are never handed out.
+const LEFT_OUT: &[&str] = &[
+    "solutions",
+    ".ci",
+    ".git",
+    "lab-harness/tests",
+    "DEVELOPERS.md",
+    "README.md",
+    "docs/book",
+];
+
+/// Hidden entries that are handed out (any other name starting with `.` is not).
+const HIDDEN_KEPT: &[&str] = &[".cargo", ".gitignore", ".config"];
+
+/// The files of the student handout of the kit at `root`. `skip`: a folder never to enter
+/// (where the handout is being written, if it is inside the kit).
+pub fn files(
+    root: &Path,
+    exercises: &[Exercise],
+    skip: Option<&Path>,
+) -> anyhow::Result<Vec<KitFile>> {
+    let mut found = Vec::new();
+    walk(root, Path::new(""), skip, &mut found)
+        .with_context(|| format!("cannot read the kit at {}", root.display()))?;
+    let manifest_path = root.join("Cargo.toml");
+    let manifest = fs::read_to_string(&manifest_path)
+        .with_context(|| format!("cannot read {}", manifest_path.display()))?;
+    for file in &mut found {
+        if file.path == Path::new("Cargo.toml") {
+            file.source = Source::Text(student_manifest(&manifest)?);
+        }
+    }
+    found.push(KitFile {
+        path: PathBuf::from("README.md"),
+        source: Source::Text(student_readme(exercises)),
+    });
+    if !found.iter().any(|f| f.path == Path::new(".gitignore")) {
+        found.push(KitFile {
+            path: PathBuf::from(".gitignore"),
+            source: Source::Text("/target\n".into()),
+        });
+    }
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(found)
+}
+
+fn walk(
+    root: &Path,
+    relative: &Path,
+    skip: Option<&Path>,
+    found: &mut Vec<KitFile>,
+) -> io::Result<()> {
+    let dir = root.join(relative);
+    if skip.is_some_and(|skip| same_path(skip, &dir)) {
+        return Ok(());
+    }
+    let mut entries: Vec<_> = fs::read_dir(&dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let path = relative.join(name);
+        let hidden = name.starts_with('.') && !HIDDEN_KEPT.contains(&name);
+        let left_out = LEFT_OUT.iter().any(|p| path == Path::new(p));
+        // Build output anywhere (`target/`) and symbolic links (they could point anywhere)
+        // are never copied.
+        let kind = entry.file_type()?;
+        if hidden || left_out || name == "target" || kind.is_symlink() {
+            continue;
+        }
+        if kind.is_dir() {
+            walk(root, &path, skip, found)?;
+        } else if kind.is_file() {
+            found.push(KitFile {
+                source: Source::Copy(root.join(&path)),
+                path,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn same_path(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// The kit's root manifest for students: the `[workspace]` table without `solutions/*`, with
+/// the exercises as default members. Everything else is kept as it is.
+pub fn student_manifest(manifest: &str) -> anyhow::Result<String> {
+    let mut out = String::new();
+    let mut in_workspace = false;
+    let mut members: Option<Vec<String>> = None;
+    let mut lines = manifest.lines();
+    while let Some(line) = lines.next() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            if in_workspace {
+                out.push_str(&workspace_members(members.take())?);
+            }
+            in_workspace = trimmed == "[workspace]";
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        if !in_workspace {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        // Inside [workspace]: the kit's comments there describe the kit, not the handout.
+        if trimmed.starts_with('#') || trimmed.is_empty() {
+            continue;
+        }
+        let key = trimmed.split('=').next().unwrap_or("").trim();
+        if key == "members" || key == "default-members" {
+            // The array, possibly over several lines.
+            let without_comment = |line: &str| line.split('#').next().unwrap_or("").to_string();
+            let value = trimmed.split_once('=').map_or("", |(_, v)| v);
+            let mut array = without_comment(value);
+            while !array.contains(']') {
+                match lines.next() {
+                    Some(more) => array.push_str(&without_comment(more)),
+                    None => bail!("the root Cargo.toml has an unfinished `{key}` array"),
+                }
+            }
+            if key == "members" {
+                members = Some(array_items(&array));
+            }
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if in_workspace {
+        out.push_str(&workspace_members(members.take())?);
+    }
+    Ok(out)
+}
+
+fn workspace_members(members: Option<Vec<String>>) -> anyhow::Result<String> {
+    let Some(members) = members else {
+        bail!("the root Cargo.toml's [workspace] has no `members`");
+    };
+    let kept: Vec<String> = members
+        .into_iter()
+        .filter(|m| !m.starts_with("solutions"))
+        .map(|m| format!("\"{m}\""))
+        .collect();
+    Ok(format!(
+        "members = [{}]\n\
+         # Your copy of the kit: a plain `cargo test` runs the graded tests of every exercise\n\
+         # (`cargo test -p ex01` runs those of exercise 1 only).\n\
+         default-members = [\"exercises/*\"]\n\n",
+        kept.join(", ")
+    ))
+}
+
+/// `["a", "b/*"]` → [a, b/*]
+fn array_items(array: &str) -> Vec<String> {
+    let inner = array
+        .trim()
+        .trim_start_matches('[')
+        .split(']')
+        .next()
+        .unwrap_or("");
+    inner
+        .split(',')
+        .map(|item| item.trim().trim_matches('"').to_string())
+        .filter(|item| !item.is_empty())
+        .collect()
+}
+
+/// The README of the handout.
+pub fn student_readme(exercises: &[Exercise]) -> String {
+    let mut rows = String::new();
+    for exercise in exercises {
+        let about =
+            manifest_value(&exercise.dir.join("Cargo.toml"), "description").unwrap_or_default();
+        rows.push_str(&format!("| `{}` | {about} |\n", exercise.folder));
+    }
+    let first = exercises.first().map_or("ex01", |e| e.id());
+    let first_folder = exercises
+        .first()
+        .map_or("ex01-…".to_string(), |e| e.folder.clone());
+    format!(
+        "# netlab — your copy of the TCP socket lab
+
+You will write TCP clients and servers in Rust, one small step at a time: connect, send and
+receive, line-based streams, a connection struct, an echo server, timeouts. Every exercise
+comes with graded tests whose failures say what crossed the wire and what the usual mistake
+is.
+
+You need Rust (<https://rustup.rs>). Everything below runs from this folder.
+
+## The exercises
+
+| exercise | what you build |
+|---|---|
+{rows}
+## Working on an exercise
+
+1. Open `exercises/{first_folder}/src/lib.rs`. The story at the top says what you are
+   building; each `// TODO` marks a place to write code, replacing the `todo!()` below it.
+2. Run its tests:
+
+   ```sh
+   cargo test -p {first}                 # every graded test of this exercise
+   cargo test -p {first} receive_some    # only the tests whose name contains receive_some
+   ```
+
+   At first every test fails with \"not yet implemented\". When a test fails for another
+   reason, read its message: it says what the test's server saw and what usually causes it.
+3. `cargo test` on its own runs the graded tests of every exercise.
+
+## Trying your code by hand
+
+```sh
+cargo lab serve                  # a reference echo server on 127.0.0.1:5151 (line mode)
+cargo lab serve --mode raw       # bytes come back exactly as sent (RFC 862)
+nc 127.0.0.1 5151                # type a line, see it echoed (Windows: ncat, or PuTTY \"Raw\")
+```
+
+## Your score
+
+```sh
+cargo lab grade                  # one row per exercise: tests passed, points, status
+```
+
+This is the grader your instructor uses, with the same points (`grading.toml`). It stops any
+test that hangs, so it always finishes.
+
+## Handing in
+
+Hand in your `exercises/` folder (or this whole folder without `target/`), as your instructor
+asks. Only the code in `exercises/*/src/` is graded: the graded tests and the `Cargo.toml`
+files come from your instructor's copy of the kit, so changing them changes nothing. Your
+code may use the standard library only.
+"
+    )
+}
+
+/// A string value of a manifest's `[package]` table (a small reader, like
+/// [`crate::workspace::package_name`]).
+pub fn manifest_value(manifest: &Path, key: &str) -> Option<String> {
+    let text = fs::read_to_string(manifest).ok()?;
+    let mut in_package = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+        } else if in_package
+            && let Some((k, v)) = line.split_once('=')
+            && k.trim() == key
+        {
+            return Some(v.trim().trim_matches('"').to_string());
+        }
+    }
+    None
+}
+
+/// True for a relative path made of plain names only (no `..`, no root).
+pub fn is_plain_relative(path: &Path) -> bool {
+    path.components().all(|c| matches!(c, Component::Normal(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_student_manifest_has_no_solutions() {
+        let kit = r#"[workspace]
+resolver = "3"
+members = ["lab-harness", "exercises/*", "solutions/*"]
+# A plain `cargo test` on a fresh clone is the kit's self-test
+default-members = ["lab-harness", "solutions/*"]
+
+[workspace.package]
+edition = "2024"
+"#;
+        let expected = r#"[workspace]
+resolver = "3"
+members = ["lab-harness", "exercises/*"]
+# Your copy of the kit: a plain `cargo test` runs the graded tests of every exercise
+# (`cargo test -p ex01` runs those of exercise 1 only).
+default-members = ["exercises/*"]
+
+[workspace.package]
+edition = "2024"
+"#;
+        assert_eq!(student_manifest(kit).unwrap(), expected);
+    }
+
+    #[test]
+    fn a_members_array_over_several_lines_is_read() {
+        let kit = "[workspace]\nmembers = [\n  \"lab-harness\", # the harness\n  \"exercises/*\",\n  \"solutions/*\",\n]\n";
+        let manifest = student_manifest(kit).unwrap();
+        assert!(
+            manifest.contains("members = [\"lab-harness\", \"exercises/*\"]\n"),
+            "{manifest}"
+        );
+        assert!(student_manifest("[workspace]\nresolver = \"3\"\n").is_err());
+    }
+
+    #[test]
+    fn plain_relative_paths() {
+        assert!(is_plain_relative(Path::new("exercises/ex01/src/lib.rs")));
+        assert!(!is_plain_relative(Path::new("../x")));
+        assert!(!is_plain_relative(Path::new("/etc/passwd")));
+    }
+}

@@ -1,0 +1,546 @@
+//! `cargo lab grade`: a grader that never hangs, explains, and speaks the formats graders use.
+//!
+//! Every exercise found under `exercises/` is graded by its own graded test files (never a
+//! copy). Each graded test ends [`Status::Passed`], [`Status::Failed`] with the test's own
+//! message (the hint), [`Status::NotStarted`] (still a `todo!()`), [`Status::TimedOut`]
+//! (a watchdog deadline, or killed at the exercise's time limit), or the whole exercise
+//! [`Status::DidNotCompile`]. Points come from `grading.toml` ([`config`]) and are split over
+//! an exercise's tests ([`points`]).
+//!
+//! - [`run`]: builds and runs one exercise's tests in a child process group ([`child`]).
+//! - [`table`], [`json`], [`junit`], [`gradescope`], [`csv`]: the report formats.
+//! - [`stage`]: a fresh copy of the kit with a submission's code in it (the graded tests
+//!   come from the kit, never from the submission); [`batch`] grades a folder of them.
+//! - [`handout`]: the students' copy of the kit (no solutions); [`package`] wraps it into a
+//!   Gradescope autograder ([`zip`]).
+
+pub mod batch;
+mod child;
+pub mod config;
+pub mod csv;
+pub mod gradescope;
+pub mod handout;
+pub mod json;
+pub mod junit;
+pub mod package;
+pub mod points;
+pub mod run;
+pub mod stage;
+pub mod table;
+pub mod zip;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub use config::Config;
+pub use points::Points;
+pub use run::Limits;
+
+use crate::workspace::Exercise;
+use run::{Cargo, RawResult, Run};
+
+/// How one graded test ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Status {
+    Passed,
+    /// Failed with the test's message.
+    Failed,
+    /// Failed with "not yet implemented": the `todo!()` is still there.
+    NotStarted,
+    /// A watchdog deadline passed, or the test was still running at the time limit.
+    TimedOut,
+    /// The exercise (or this test file against it) does not build.
+    DidNotCompile,
+}
+
+impl Status {
+    /// The machine-readable name: `passed`, `failed`, `not_started`, `timed_out`,
+    /// `did_not_compile`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::NotStarted => "not_started",
+            Status::TimedOut => "timed_out",
+            Status::DidNotCompile => "did_not_compile",
+        }
+    }
+
+    /// The same for people: `not started`, `timed out`, …
+    pub fn words(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::NotStarted => "not started",
+            Status::TimedOut => "timed out",
+            Status::DidNotCompile => "did not compile",
+        }
+    }
+}
+
+/// The state of a whole exercise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExerciseStatus {
+    /// Every test passed.
+    Passed,
+    /// Some tests pass, the others are not started yet; none fails.
+    InProgress,
+    /// Some test fails.
+    Failed,
+    /// Some test timed out (and it may have held up others).
+    TimedOut,
+    /// Every test is still a `todo!()`.
+    NotStarted,
+    DidNotCompile,
+}
+
+impl ExerciseStatus {
+    pub fn key(self) -> &'static str {
+        match self {
+            ExerciseStatus::Passed => "passed",
+            ExerciseStatus::InProgress => "in_progress",
+            ExerciseStatus::Failed => "failed",
+            ExerciseStatus::TimedOut => "timed_out",
+            ExerciseStatus::NotStarted => "not_started",
+            ExerciseStatus::DidNotCompile => "did_not_compile",
+        }
+    }
+
+    pub fn words(self) -> &'static str {
+        match self {
+            ExerciseStatus::Passed => "passed",
+            ExerciseStatus::InProgress => "in progress",
+            ExerciseStatus::Failed => "failed",
+            ExerciseStatus::TimedOut => "timed out",
+            ExerciseStatus::NotStarted => "not started",
+            ExerciseStatus::DidNotCompile => "did not compile",
+        }
+    }
+}
+
+/// One graded test, scored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TestResult {
+    /// The test's path in its file, e.g. `echo_roundtrip_returns_the_same_bytes::case_1_text`.
+    pub name: String,
+    pub status: Status,
+    pub points: Points,
+    pub max_points: Points,
+    /// What went wrong (the test's panic message), empty for a passed test.
+    pub message: String,
+    /// How long the test ran, when known.
+    pub duration: Option<Duration>,
+}
+
+/// One exercise, scored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExerciseResult {
+    /// `ex01`
+    pub id: String,
+    /// `ex01-raw-send-recv`
+    pub folder: String,
+    /// The package that was graded (`ex01`, or `ex01-solution`).
+    pub package: String,
+    /// The first compiler error, when the exercise did not compile.
+    pub compile_error: Option<String>,
+    /// Every graded test. When the exercise did not compile and its tests could not be
+    /// listed, one entry named [`BUILD_ENTRY`] stands for all of them.
+    pub tests: Vec<TestResult>,
+    pub max_points: Points,
+    /// Building and running, wall time.
+    pub duration: Duration,
+}
+
+/// The name of the one entry that stands for an exercise whose tests could not be listed.
+pub const BUILD_ENTRY: &str = "(build)";
+
+impl ExerciseResult {
+    pub fn points(&self) -> Points {
+        self.tests.iter().map(|t| t.points).sum()
+    }
+
+    pub fn passed(&self) -> usize {
+        self.count(Status::Passed)
+    }
+
+    pub fn count(&self, status: Status) -> usize {
+        self.tests.iter().filter(|t| t.status == status).count()
+    }
+
+    pub fn status(&self) -> ExerciseStatus {
+        let all = |status| !self.tests.is_empty() && self.count(status) == self.tests.len();
+        if self.compile_error.is_some() {
+            ExerciseStatus::DidNotCompile
+        } else if all(Status::Passed) {
+            ExerciseStatus::Passed
+        } else if all(Status::NotStarted) {
+            ExerciseStatus::NotStarted
+        } else if self.count(Status::TimedOut) > 0 {
+            ExerciseStatus::TimedOut
+        } else if self.count(Status::Failed) > 0 || self.tests.is_empty() {
+            ExerciseStatus::Failed
+        } else {
+            ExerciseStatus::InProgress
+        }
+    }
+}
+
+/// What was graded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Graded {
+    /// The student exercises (`exercises/`).
+    Exercises,
+    /// The reference solutions (`solutions/`).
+    Solutions,
+}
+
+impl Graded {
+    pub fn key(self) -> &'static str {
+        match self {
+            Graded::Exercises => "exercises",
+            Graded::Solutions => "solutions",
+        }
+    }
+}
+
+/// A whole grading run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    pub graded: Graded,
+    pub exercises: Vec<ExerciseResult>,
+    pub duration: Duration,
+    /// Things the reader should know (a submission without an `exercises/` folder, a weight
+    /// in `grading.toml` that matches no test).
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    pub fn points(&self) -> Points {
+        self.exercises.iter().map(ExerciseResult::points).sum()
+    }
+
+    pub fn max_points(&self) -> Points {
+        self.exercises.iter().map(|e| e.max_points).sum()
+    }
+
+    pub fn passed(&self) -> usize {
+        self.exercises.iter().map(ExerciseResult::passed).sum()
+    }
+
+    pub fn total(&self) -> usize {
+        self.exercises.iter().map(|e| e.tests.len()).sum()
+    }
+}
+
+/// What to grade, where and how.
+pub struct Plan<'a> {
+    /// The workspace to build in.
+    pub root: &'a Path,
+    pub exercises: &'a [Exercise],
+    pub graded: Graded,
+    pub config: &'a Config,
+    pub limits: Limits,
+    /// `CARGO_TARGET_DIR` for the builds (`None`: cargo's own choice).
+    pub target_dir: Option<PathBuf>,
+    /// For a staged copy (see [`stage`]): the kit whose skeletons can be put back to list
+    /// the tests of an exercise that does not compile.
+    pub skeletons_from: Option<&'a Path>,
+}
+
+/// Progress, for a line per exercise while grading runs.
+pub enum Event<'a> {
+    /// Building every exercise at once (the slow part of a cold run).
+    Building { exercises: usize },
+    Started {
+        index: usize,
+        count: usize,
+        exercise: &'a Exercise,
+    },
+    Finished {
+        index: usize,
+        count: usize,
+        result: &'a ExerciseResult,
+    },
+}
+
+/// Grades every exercise of `plan`. An error means the grader itself could not run (cargo
+/// missing, a folder unreadable); whatever the code under test does gives a report.
+pub fn grade(plan: &Plan, progress: &mut dyn FnMut(Event)) -> anyhow::Result<Report> {
+    let started = Instant::now();
+    let cargo = Cargo::new(plan.root, plan.target_dir.clone());
+    let mut notes = Vec::new();
+
+    // Compile everything in one cargo run first: on a cold build the exercises then compile
+    // in parallel. Exercises are grouped by their graded test file names.
+    let mut groups: BTreeMap<Vec<String>, Vec<&str>> = BTreeMap::new();
+    for exercise in plan.exercises {
+        if let Some(package) = package_of(exercise, plan.graded) {
+            groups.entry(targets(exercise)).or_default().push(package);
+        }
+    }
+    progress(Event::Building {
+        exercises: plan.exercises.len(),
+    });
+    for (targets, packages) in &groups {
+        cargo.prebuild(packages, targets, plan.limits.build);
+    }
+
+    let mut results = Vec::new();
+    let count = plan.exercises.len();
+    for (index, exercise) in plan.exercises.iter().enumerate() {
+        progress(Event::Started {
+            index,
+            count,
+            exercise,
+        });
+        let result = grade_exercise(plan, &cargo, exercise, &mut notes)?;
+        progress(Event::Finished {
+            index,
+            count,
+            result: &result,
+        });
+        results.push(result);
+    }
+    Ok(Report {
+        graded: plan.graded,
+        exercises: results,
+        duration: started.elapsed(),
+        notes,
+    })
+}
+
+fn package_of(exercise: &Exercise, graded: Graded) -> Option<&str> {
+    match graded {
+        Graded::Exercises => Some(&exercise.package),
+        Graded::Solutions => exercise.solution.as_ref().map(|s| s.package.as_str()),
+    }
+}
+
+/// The cargo test targets of an exercise: its graded test files' names.
+fn targets(exercise: &Exercise) -> Vec<String> {
+    exercise
+        .tests
+        .iter()
+        .filter_map(|path| Some(path.file_stem()?.to_str()?.to_string()))
+        .collect()
+}
+
+fn grade_exercise(
+    plan: &Plan,
+    cargo: &Cargo,
+    exercise: &Exercise,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<ExerciseResult> {
+    let started = Instant::now();
+    let max_points = plan.config.points(exercise);
+    let targets = targets(exercise);
+    let mut result = ExerciseResult {
+        id: exercise.id().to_string(),
+        folder: exercise.folder.clone(),
+        package: exercise.package.clone(),
+        compile_error: None,
+        tests: Vec::new(),
+        max_points,
+        duration: Duration::ZERO,
+    };
+    let Some(package) = package_of(exercise, plan.graded) else {
+        let message = format!("there is no solutions/{}", exercise.folder);
+        result.tests = vec![whole_exercise(Status::Failed, message, max_points)];
+        return Ok(result);
+    };
+    result.package = package.to_string();
+    if targets.is_empty() {
+        let message = format!(
+            "exercises/{}/tests has no graded test file",
+            exercise.folder
+        );
+        result.tests = vec![whole_exercise(Status::Failed, message, max_points)];
+        return Ok(result);
+    }
+
+    let raw = match run::run_exercise(cargo, package, &targets, &plan.limits)? {
+        Run::Ran(raw) => raw,
+        Run::DidNotCompile(error) => {
+            let names = list_after_build_failure(plan, cargo, exercise, &targets)?;
+            result.compile_error = Some(error.clone());
+            match names {
+                Some(names) => names
+                    .into_iter()
+                    .map(|name| RawResult {
+                        name,
+                        status: Status::DidNotCompile,
+                        message: error.clone(),
+                        duration: None,
+                    })
+                    .collect(),
+                None => {
+                    result.tests = vec![whole_exercise(Status::DidNotCompile, error, max_points)];
+                    result.duration = started.elapsed();
+                    return Ok(result);
+                }
+            }
+        }
+    };
+
+    let names: Vec<&str> = raw.iter().map(|r| r.name.as_str()).collect();
+    let (weights, unused) = plan.config.weights(exercise, &names);
+    for key in unused {
+        notes.push(format!(
+            "{}: [weights.{}] `{key}` matches no graded test",
+            config::FILE_NAME,
+            exercise.id()
+        ));
+    }
+    let shares = max_points.split(&weights);
+    result.tests = raw
+        .into_iter()
+        .zip(shares)
+        .map(|(raw, share)| TestResult {
+            points: if raw.status == Status::Passed {
+                share
+            } else {
+                Points::ZERO
+            },
+            max_points: share,
+            name: raw.name,
+            status: raw.status,
+            message: raw.message,
+            duration: raw.duration,
+        })
+        .collect();
+    if result.tests.is_empty() {
+        let message = "the graded test files contain no test".to_string();
+        result.tests = vec![whole_exercise(Status::Failed, message, max_points)];
+    }
+    result.duration = started.elapsed();
+    Ok(result)
+}
+
+/// The names of an exercise's tests when the code under test does not build: from the
+/// skeleton, which always builds (the kit checks it). `None` when no skeleton is at hand
+/// (a student grading their own copy).
+fn list_after_build_failure(
+    plan: &Plan,
+    cargo: &Cargo,
+    exercise: &Exercise,
+    targets: &[String],
+) -> anyhow::Result<Option<Vec<String>>> {
+    match (plan.graded, plan.skeletons_from) {
+        // The solution did not build: the skeleton package sits next to it.
+        (Graded::Solutions, _) => Ok(run::list_tests(
+            cargo,
+            &exercise.package,
+            targets,
+            &plan.limits,
+        )?),
+        // A staged submission: put the kit's skeleton back (its files get a new time, so
+        // cargo rebuilds) and list with it.
+        (Graded::Exercises, Some(kit)) => {
+            stage::restore_skeleton(kit, plan.root, &exercise.folder)?;
+            Ok(run::list_tests(
+                cargo,
+                &exercise.package,
+                targets,
+                &plan.limits,
+            )?)
+        }
+        (Graded::Exercises, None) => Ok(None),
+    }
+}
+
+fn whole_exercise(status: Status, message: String, max_points: Points) -> TestResult {
+    TestResult {
+        name: BUILD_ENTRY.to_string(),
+        status,
+        points: Points::ZERO,
+        max_points,
+        message,
+        duration: None,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A small report for the format modules' tests.
+    pub fn sample_report() -> Report {
+        let test = |name: &str, status, points, message: &str| TestResult {
+            name: name.to_string(),
+            status,
+            points: Points::from_hundredths(if status == Status::Passed { points } else { 0 }),
+            max_points: Points::from_hundredths(points),
+            message: message.to_string(),
+            duration: Some(Duration::from_millis(12)),
+        };
+        Report {
+            graded: Graded::Exercises,
+            exercises: vec![
+                ExerciseResult {
+                    id: "ex01".into(),
+                    folder: "ex01-raw-send-recv".into(),
+                    package: "ex01".into(),
+                    compile_error: None,
+                    tests: vec![
+                        test("connect_works", Status::Passed, 334, ""),
+                        test(
+                            "echo::case_1_text",
+                            Status::Failed,
+                            333,
+                            "got \"a<b>&\" back\nsecond line \u{1} \"quoted\"",
+                        ),
+                        test(
+                            "read_all",
+                            Status::TimedOut,
+                            333,
+                            "deadline expired after 10s: did you flush?",
+                        ),
+                    ],
+                    max_points: Points::from_hundredths(1000),
+                    duration: Duration::from_millis(3200),
+                },
+                ExerciseResult {
+                    id: "ex02".into(),
+                    folder: "ex02-line-streams".into(),
+                    package: "ex02".into(),
+                    compile_error: Some("src/lib.rs:1:1: error: expected item".into()),
+                    tests: vec![whole_exercise(
+                        Status::DidNotCompile,
+                        "src/lib.rs:1:1: error: expected item".into(),
+                        Points::from_hundredths(1000),
+                    )],
+                    max_points: Points::from_hundredths(1000),
+                    duration: Duration::from_millis(900),
+                },
+            ],
+            duration: Duration::from_millis(4500),
+            notes: vec!["a note".into()],
+        }
+    }
+
+    #[test]
+    fn exercise_statuses_sum_up_their_tests() {
+        let report = sample_report();
+        assert_eq!(report.exercises[0].status(), ExerciseStatus::TimedOut);
+        assert_eq!(report.exercises[1].status(), ExerciseStatus::DidNotCompile);
+        assert_eq!(report.points().to_string(), "3.34");
+        assert_eq!(report.max_points().to_string(), "20");
+        assert_eq!((report.passed(), report.total()), (1, 4));
+
+        let mut exercise = report.exercises[0].clone();
+        for (test, status) in
+            exercise
+                .tests
+                .iter_mut()
+                .zip([Status::Passed, Status::NotStarted, Status::NotStarted])
+        {
+            test.status = status;
+        }
+        assert_eq!(exercise.status(), ExerciseStatus::InProgress);
+        exercise.tests[0].status = Status::NotStarted;
+        assert_eq!(exercise.status(), ExerciseStatus::NotStarted);
+        exercise.tests[1].status = Status::Failed;
+        assert_eq!(exercise.status(), ExerciseStatus::Failed);
+    }
+}

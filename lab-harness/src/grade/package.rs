@@ -1,0 +1,207 @@
+//! The Gradescope autograder package (`cargo lab gradescope-package`).
+//!
+//! A zip with, at its root, the two scripts Gradescope runs and the student handout of the
+//! kit ([`super::handout`], so no solutions) under `kit/`:
+//! - `setup.sh`, run once as root when Gradescope builds the image (Ubuntu 22.04, no Rust):
+//!   installs Rust with rustup when there is no cargo (Ubuntu's own rustc is too old for
+//!   edition 2024), then grades the kit's own skeletons once, which builds the harness, its
+//!   dependencies and every exercise into the target folder later runs reuse.
+//! - `run_autograder`, run for each submission: `cargo lab grade --submission` on the
+//!   student's files, writing `results/results.json`. If the grader itself cannot run, it
+//!   still writes a `results.json` that says so.
+//!
+//! Both scripts take their root from `AUTOGRADER_ROOT` (default `/autograder`), so they can
+//! be run, and are tested, against a fake layout in a temporary folder.
+
+use std::fs;
+use std::process::Command;
+
+use anyhow::Context;
+
+use super::handout::{self, Source};
+use super::zip::ZipWriter;
+use crate::workspace::Exercise;
+use std::path::Path;
+
+/// What the package's `run_autograder` passes to the grader.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Exercise ids to grade (empty: all).
+    pub only: Vec<String>,
+    pub timeout_per_exercise: u64,
+    /// The Rust toolchain `setup.sh` installs when the image has none.
+    pub toolchain: String,
+}
+
+/// The zip's bytes.
+pub fn build(root: &Path, exercises: &[Exercise], options: &Options) -> anyhow::Result<Vec<u8>> {
+    let mut zip = ZipWriter::new();
+    zip.add("setup.sh", setup_sh(options).as_bytes(), true)?;
+    zip.add("run_autograder", run_autograder(options).as_bytes(), true)?;
+    for file in handout::files(root, exercises, None)? {
+        let name = format!("kit/{}", slash_path(&file.path));
+        match &file.source {
+            Source::Text(text) => zip.add(&name, text.as_bytes(), false)?,
+            Source::Copy(path) => {
+                let data =
+                    fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+                zip.add(&name, &data, executable(path))?;
+            }
+        }
+    }
+    Ok(zip.finish()?)
+}
+
+fn slash_path(path: &Path) -> String {
+    path.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn executable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        path.extension().is_some_and(|e| e == "sh")
+    }
+}
+
+/// The toolchain this kit is built with here (`1.95.0`), so Gradescope grades with the same
+/// compiler; `stable` if `rustc` cannot say.
+pub fn local_toolchain() -> String {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    Command::new(rustc)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|out| {
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let version = text.split_whitespace().nth(1)?.to_string();
+            version
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '.')
+                .then_some(version)
+        })
+        .unwrap_or_else(|| "stable".to_string())
+}
+
+fn only_flag(options: &Options) -> String {
+    if options.only.is_empty() {
+        String::new()
+    } else {
+        format!(" --only {}", options.only.join(","))
+    }
+}
+
+/// The image's one-time setup.
+pub fn setup_sh(options: &Options) -> String {
+    let toolchain = &options.toolchain;
+    let only = only_flag(options);
+    format!(
+        r#"#!/usr/bin/env bash
+# netlab autograder: Gradescope runs this once, as root, when it builds the image
+# (Ubuntu 22.04, no Rust). Made by `cargo lab gradescope-package`.
+set -euo pipefail
+ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
+
+if ! command -v cargo >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/cargo" ]; then
+  # Ubuntu's own rustc is too old for the kit (edition 2024): install Rust with rustup, the
+  # same version the kit was packaged with. build-essential gives the linker.
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq build-essential curl ca-certificates >/dev/null
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs \
+    | sh -s -- -y --profile minimal --default-toolchain {toolchain}
+fi
+if [ -f "$HOME/.cargo/env" ]; then . "$HOME/.cargo/env"; fi
+
+cd "$ROOT/source/kit"
+cargo build --quiet -p lab-harness --bin lab
+# Grade the kit's own skeletons once, as a submission: this builds the harness, its
+# dependencies and every exercise where grading a student will look for them, so a
+# student's run compiles only the student's code.
+cargo lab grade --submission .{only} --format table --out /tmp/netlab-setup-grade.txt
+echo "netlab autograder ready"
+"#
+    )
+}
+
+/// The per-submission script.
+pub fn run_autograder(options: &Options) -> String {
+    let only = only_flag(options);
+    let timeout = options.timeout_per_exercise;
+    format!(
+        r#"#!/usr/bin/env bash
+# netlab autograder: Gradescope runs this for each submission. Made by
+# `cargo lab gradescope-package`.
+#
+# The grader copies only exercises/*/src/ from the submission into a fresh copy of the kit
+# (the graded tests are the kit's, never the student's), runs every graded test with a time
+# limit, and writes results.json even when the student's code does not compile.
+set -uo pipefail
+ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
+RESULTS="$ROOT/results/results.json"
+mkdir -p "$ROOT/results"
+if [ -f "$HOME/.cargo/env" ]; then . "$HOME/.cargo/env"; fi
+
+errors="$(mktemp)"
+cd "$ROOT/source/kit" \
+  && cargo lab grade --submission "$ROOT/submission" --format gradescope --out "$RESULTS" \
+       --timeout-per-exercise {timeout}{only} 2>"$errors"
+status=$?
+cat "$errors" >&2
+if [ "$status" -ne 0 ]; then
+  # The grader itself could not run (not the student's fault): still write a results.json,
+  # with the grader's last words, so the student sees a message rather than nothing.
+  said="$(tail -n 5 "$errors" \
+    | tr -d '\000-\010\013\014\016-\037' \
+    | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\t/\\t/g' -e 's/\r//g' \
+    | awk '{{ printf "%s\\n", $0 }}')"
+  printf '{{"score": 0, "output": "The autograder could not run (exit status %s); please tell your instructor.\\n%s", "tests": []}}\n' \
+    "$status" "$said" >"$RESULTS"
+fi
+rm -f "$errors"
+exit 0
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> Options {
+        Options {
+            only: vec!["ex01".into(), "ex02".into()],
+            timeout_per_exercise: 45,
+            toolchain: "1.95.0".into(),
+        }
+    }
+
+    #[test]
+    fn the_scripts_carry_the_options() {
+        let run = run_autograder(&options());
+        assert!(
+            run.contains("--timeout-per-exercise 45 --only ex01,ex02 2>"),
+            "{run}"
+        );
+        assert!(run.contains("--format gradescope --out \"$RESULTS\""));
+        let setup = setup_sh(&options());
+        assert!(setup.contains("--default-toolchain 1.95.0"));
+        assert!(setup.contains("cargo lab grade --submission . --only ex01,ex02 "));
+    }
+
+    #[test]
+    fn the_local_toolchain_is_a_version_or_stable() {
+        let toolchain = local_toolchain();
+        assert!(
+            toolchain == "stable" || toolchain.split('.').count() == 3,
+            "{toolchain}"
+        );
+    }
+}

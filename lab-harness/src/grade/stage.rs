@@ -1,0 +1,312 @@
+//! A submission, staged: a fresh copy of the kit's handout with only the submission's
+//! `exercises/*/src/` put in.
+//!
+//! A submission is untrusted: nothing else of it is used. Its tests, its `Cargo.toml` files,
+//! a `build.rs`, symbolic links: none are copied, so the graded tests are always the kit's.
+//!
+//! Speed without wrong grades: cargo decides what to rebuild from file modification times.
+//! Files copied from the kit keep theirs, so a later submission reuses the harness and its
+//! dependencies already built in the shared target folder. Every file under
+//! `exercises/*/src/` is written with a new time, so the code under test is always rebuilt:
+//! reusing a build of *another* submission's code would give a wrong grade. (For the same
+//! reason a staged build never shares a target folder with the kit's own builds.)
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+
+use super::handout::{KitFile, Source};
+use crate::workspace::Exercise;
+
+/// A submitted file larger than this is left out (with a note).
+const MAX_FILE: u64 = 1 << 20;
+/// Submitted files beyond this many (per exercise) are left out.
+const MAX_FILES: usize = 500;
+/// Folders nested deeper than this in a submitted `src/` are left out.
+const MAX_DEPTH: usize = 8;
+
+/// Writes `files` under `dest` (see the module's note on modification times).
+pub fn write_files(files: &[KitFile], dest: &Path) -> io::Result<()> {
+    for file in files {
+        let to = dest.join(&file.path);
+        if let Some(parent) = to.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        match &file.source {
+            Source::Text(text) => fs::write(&to, text)?,
+            Source::Copy(from) => {
+                fs::copy(from, &to)?;
+                if !is_code_under_test(&file.path) {
+                    let modified = fs::metadata(from)?.modified()?;
+                    File::options()
+                        .write(true)
+                        .open(&to)?
+                        .set_modified(modified)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `exercises/NAME/src/…`: the code a student writes.
+pub fn is_code_under_test(relative: &Path) -> bool {
+    let mut parts = relative.components().map(|c| c.as_os_str());
+    parts.next() == Some("exercises".as_ref())
+        && parts.next().is_some()
+        && parts.next() == Some("src".as_ref())
+}
+
+/// Puts the submission at `submission` into the staged kit at `stage` (already holding the
+/// handout). Returns notes for the report (nothing found, files left out).
+pub fn overlay(
+    exercises: &[Exercise],
+    submission: &Path,
+    stage: &Path,
+) -> anyhow::Result<Vec<String>> {
+    let mut notes = Vec::new();
+    let Some(found) = find_exercises(submission, exercises) else {
+        notes.push(
+            "the submission has no exercises/ folder (nor exercise folders): every exercise was \
+             graded as handed out"
+                .to_string(),
+        );
+        return Ok(notes);
+    };
+    for exercise in exercises {
+        let from = found.join(&exercise.folder).join("src");
+        let is_dir = fs::symlink_metadata(&from).is_ok_and(|m| m.is_dir());
+        if !is_dir {
+            continue;
+        }
+        let to = stage.join("exercises").join(&exercise.folder).join("src");
+        if to.exists() {
+            fs::remove_dir_all(&to).with_context(|| format!("cannot clear {}", to.display()))?;
+        }
+        let mut copied = 0;
+        copy_submitted(&from, &to, 0, &mut copied, &exercise.folder, &mut notes)
+            .with_context(|| format!("cannot copy {}", from.display()))?;
+    }
+    Ok(notes)
+}
+
+/// Copies a submitted `src/` folder: regular files only, new modification times.
+fn copy_submitted(
+    from: &Path,
+    to: &Path,
+    depth: usize,
+    copied: &mut usize,
+    folder: &str,
+    notes: &mut Vec<String>,
+) -> io::Result<()> {
+    fs::create_dir_all(to)?;
+    let mut entries: Vec<_> = fs::read_dir(from)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name();
+        let shown = format!("exercises/{folder}/src/…/{}", name.to_string_lossy());
+        let kind = entry.file_type()?;
+        if kind.is_symlink() {
+            notes.push(format!("{shown} left out: a symbolic link"));
+        } else if kind.is_dir() {
+            if depth >= MAX_DEPTH {
+                notes.push(format!("{shown} left out: folders nested too deep"));
+            } else {
+                copy_submitted(
+                    &entry.path(),
+                    &to.join(&name),
+                    depth + 1,
+                    copied,
+                    folder,
+                    notes,
+                )?;
+            }
+        } else if kind.is_file() {
+            if entry.metadata()?.len() > MAX_FILE {
+                notes.push(format!("{shown} left out: larger than 1 MiB"));
+            } else if *copied >= MAX_FILES {
+                notes.push(format!("{shown} left out: more than {MAX_FILES} files"));
+            } else {
+                // Read and write rather than copy: the new file gets a new time and plain
+                // permissions.
+                fs::write(to.join(&name), fs::read(entry.path())?)?;
+                *copied += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where a submission keeps its exercise folders: `S/exercises`, `S` itself (it holds
+/// exercise folders), or the same one folder down (an archive that unpacked into a folder).
+pub fn find_exercises(submission: &Path, exercises: &[Exercise]) -> Option<PathBuf> {
+    let holds = |dir: &Path| {
+        exercises
+            .iter()
+            .any(|e| fs::symlink_metadata(dir.join(&e.folder)).is_ok_and(|m| m.is_dir()))
+    };
+    let direct = |dir: &Path| {
+        let inner = dir.join("exercises");
+        if fs::symlink_metadata(&inner).is_ok_and(|m| m.is_dir()) {
+            Some(inner)
+        } else if holds(dir) {
+            Some(dir.to_path_buf())
+        } else {
+            None
+        }
+    };
+    if let Some(found) = direct(submission) {
+        return Some(found);
+    }
+    let folders: Vec<PathBuf> = fs::read_dir(submission)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            !name.starts_with('.') && name != "__MACOSX"
+        })
+        .map(|e| e.path())
+        .collect();
+    match folders.as_slice() {
+        [only] => direct(only),
+        _ => None,
+    }
+}
+
+/// Puts the kit's skeleton of exercise `folder` back into the staged kit (new times).
+pub fn restore_skeleton(kit: &Path, stage: &Path, folder: &str) -> io::Result<()> {
+    let from = kit.join("exercises").join(folder).join("src");
+    let to = stage.join("exercises").join(folder).join("src");
+    if to.exists() {
+        fs::remove_dir_all(&to)?;
+    }
+    let mut notes = Vec::new();
+    copy_submitted(&from, &to, 0, &mut 0, folder, &mut notes)
+}
+
+/// A folder under the system's temporary folder, removed when dropped.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> io::Result<TempDir> {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path = std::env::temp_dir().join(format!(
+            "netlab-{label}-{}-{nanos}-{}",
+            std::process::id(),
+            COUNT.fetch_add(1, Ordering::Relaxed)
+        ));
+        fs::create_dir_all(&path)?;
+        Ok(TempDir(path))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exercise(folder: &str) -> Exercise {
+        Exercise {
+            folder: folder.into(),
+            dir: PathBuf::from("exercises").join(folder),
+            package: folder[..4].into(),
+            solution: None,
+            tests: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn only_exercise_sources_are_code_under_test() {
+        assert!(is_code_under_test(Path::new("exercises/ex01-a/src/lib.rs")));
+        assert!(is_code_under_test(Path::new(
+            "exercises/ex01-a/src/bin/x.rs"
+        )));
+        assert!(!is_code_under_test(Path::new(
+            "exercises/ex01-a/tests/graded.rs"
+        )));
+        assert!(!is_code_under_test(Path::new(
+            "exercises/ex01-a/Cargo.toml"
+        )));
+        assert!(!is_code_under_test(Path::new("lab-harness/src/lib.rs")));
+    }
+
+    #[test]
+    fn a_submission_is_found_in_its_usual_shapes() {
+        let exercises = [exercise("ex01-raw")];
+        let temp = TempDir::new("stage-test").unwrap();
+        let root = temp.path();
+        for dir in [
+            "whole/exercises/ex01-raw/src",
+            "bare/ex01-raw/src",
+            "zipped/netlab-main/exercises/ex01-raw/src",
+            "nothing/notes",
+        ] {
+            fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        fs::create_dir_all(root.join("zipped/__MACOSX")).unwrap();
+        let find = |s: &str| find_exercises(&root.join(s), &exercises);
+        assert_eq!(find("whole"), Some(root.join("whole/exercises")));
+        assert_eq!(find("bare"), Some(root.join("bare")));
+        assert_eq!(
+            find("zipped"),
+            Some(root.join("zipped/netlab-main/exercises"))
+        );
+        assert_eq!(find("nothing"), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_regular_source_files_are_taken_from_a_submission() {
+        let exercises = [exercise("ex01-raw")];
+        let temp = TempDir::new("stage-test").unwrap();
+        let sub = temp.path().join("sub/exercises/ex01-raw");
+        fs::create_dir_all(sub.join("src/nested")).unwrap();
+        fs::create_dir_all(sub.join("tests")).unwrap();
+        fs::write(sub.join("src/lib.rs"), "// mine").unwrap();
+        fs::write(sub.join("src/nested/more.rs"), "// more").unwrap();
+        fs::write(sub.join("tests/graded.rs"), "// a test that always passes").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", sub.join("src/secret.rs")).unwrap();
+        fs::write(sub.join("src/big.rs"), vec![b'x'; (MAX_FILE + 1) as usize]).unwrap();
+
+        let stage = temp.path().join("stage");
+        fs::create_dir_all(stage.join("exercises/ex01-raw/src")).unwrap();
+        fs::create_dir_all(stage.join("exercises/ex01-raw/tests")).unwrap();
+        fs::write(stage.join("exercises/ex01-raw/src/old.rs"), "").unwrap();
+        fs::write(stage.join("exercises/ex01-raw/tests/graded.rs"), "// kit").unwrap();
+
+        let notes = overlay(&exercises, &temp.path().join("sub"), &stage).unwrap();
+        let staged = stage.join("exercises/ex01-raw");
+        assert_eq!(
+            fs::read_to_string(staged.join("src/lib.rs")).unwrap(),
+            "// mine"
+        );
+        assert!(staged.join("src/nested/more.rs").is_file());
+        assert!(!staged.join("src/old.rs").exists());
+        assert!(!staged.join("src/secret.rs").exists());
+        assert!(!staged.join("src/big.rs").exists());
+        assert_eq!(
+            fs::read_to_string(staged.join("tests/graded.rs")).unwrap(),
+            "// kit"
+        );
+        assert_eq!(notes.len(), 2, "{notes:?}");
+    }
+}
