@@ -1,21 +1,21 @@
-//! The machinery every harness server shares: an accept loop on its own thread, one thread
-//! per connection, a registry of open connections, the connection log, and a clean stop.
+//! The machinery every harness server shares: an accept loop on its own thread, the
+//! connection log, a cap on open connections, and a clean stop.
 //!
-//! A server only supplies a *handler*: what to do with one accepted connection. Keeping the
-//! accept loop in one place means the echo server, the scripted servers and the CLI all stop,
-//! log and record the same way.
+//! A server only supplies a [`Service`]: where an accepted connection goes. The scripted
+//! servers run a handler on one thread per connection ([`Threads`]): a script then reads top to
+//! bottom like the story it tells. The echo server hands its connections to a few event-loop
+//! workers instead (see `echo.rs` for why). Keeping the accept loop in one place means the
+//! echo server, the scripted servers and the CLI all count, log, record and stop the same way.
 
 use std::collections::HashMap;
-use std::io;
+use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::record::{ConnectionLog, Ending, Recording};
-
-/// What a server does with one accepted connection. It returns how the connection ended.
-pub(crate) type Handler = dyn Fn(TcpStream, &ConnectionLog, &Stopping) -> Ending + Send + Sync;
 
 /// Set once when the server is told to stop. Handlers that wait (a scripted pause, a stalled
 /// peer) wait on it, so a stop never has to wait for them.
@@ -46,50 +46,153 @@ impl Stopping {
     }
 }
 
-/// A connection thread needs little stack: its buffers live on the heap. A small stack lets
-/// one process hold many mostly idle clients.
-const CONNECTION_STACK: usize = 256 * 1024;
+/// Where accepted connections go.
+pub(crate) trait Service: Send + Sync {
+    /// Serves one accepted connection. Whoever ends up owning `open` calls [`Open::close`].
+    fn serve(&self, stream: TcpStream, open: Open);
 
-/// How long `stop` waits for connection threads to notice their socket was shut down.
+    /// Sends `line` to a client the server has no room for, then closes the connection.
+    fn turn_away(&self, mut stream: TcpStream, line: &str) {
+        // A fresh socket's send buffer is empty, so this small write cannot block.
+        let _ = stream.write_all(line.as_bytes());
+        let _ = stream.shutdown(Shutdown::Write);
+    }
+
+    /// Closes every connection still open; called once, after the accept loop has ended.
+    fn stop(&self);
+}
+
+/// How the accept loop treats connections.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Policy {
+    /// Print a line on stderr for every connection opened and closed.
+    pub(crate) log_to_stderr: bool,
+    /// Past this many open connections a new client is turned away with one line.
+    pub(crate) max_connections: Option<usize>,
+}
+
+/// How long `stop` waits for open connections to close.
 const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// How often the accept loop may report the same kind of accept failure.
+const REPORT_EVERY: Duration = Duration::from_secs(1);
 
 struct Shared {
     stopping: Stopping,
-    open: Mutex<HashMap<u64, TcpStream>>,
+    /// Connections accepted and not yet closed.
+    open: Mutex<usize>,
     all_closed: Condvar,
+    turned_away: AtomicU64,
     recording: Recording,
-    log_to_stderr: bool,
+    policy: Policy,
 }
 
-/// A listener being served on background threads. Dropping it stops it.
+impl Shared {
+    fn lock_open(&self) -> MutexGuard<'_, usize> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The bookkeeping of one accepted connection: its record, its log lines and its place in
+/// the count of open connections. Whoever serves the connection calls [`Open::close`] once,
+/// with how it ended; dropping it without that records "the server dropped it".
+pub(crate) struct Open {
+    pub(crate) log: ConnectionLog,
+    pub(crate) peer: SocketAddr,
+    shared: Arc<Shared>,
+    closed: bool,
+}
+
+impl Open {
+    pub(crate) fn close(mut self, ending: Ending) {
+        self.finish(ending);
+    }
+
+    pub(crate) fn stopping(&self) -> &Stopping {
+        &self.shared.stopping
+    }
+
+    fn finish(&mut self, mut ending: Ending) {
+        if std::mem::replace(&mut self.closed, true) {
+            return;
+        }
+        if self.shared.stopping.is_set() {
+            ending = Ending::ServerClosed("server stopped".into());
+        }
+        if self.shared.policy.log_to_stderr {
+            eprintln!(
+                "#{} {} closed after {:.2?}: {} bytes in, {} bytes out; {ending}",
+                self.log.id(),
+                self.peer,
+                self.log.opened.elapsed(),
+                self.log.bytes_in(),
+                self.log.bytes_out(),
+            );
+        }
+        self.log.ended(ending);
+        let mut open = self.shared.lock_open();
+        *open -= 1;
+        if *open == 0 {
+            self.shared.all_closed.notify_all();
+        }
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.finish(Ending::ServerClosed("dropped by the server".into()));
+    }
+}
+
+/// A listener being served: the accept loop on its own thread, connections in a
+/// [`Service`]. Dropping it stops it.
 pub(crate) struct Running {
     addr: SocketAddr,
     shared: Arc<Shared>,
+    service: Arc<dyn Service>,
     accept_thread: Option<JoinHandle<()>>,
 }
 
 impl Running {
+    /// Serves `listener` with one thread per connection running `handler`.
     pub(crate) fn start(
         listener: TcpListener,
         recording: Recording,
         log_to_stderr: bool,
         handler: Arc<Handler>,
     ) -> io::Result<Running> {
+        let policy = Policy {
+            log_to_stderr,
+            max_connections: None,
+        };
+        Running::serve(listener, recording, policy, Arc::new(Threads::new(handler)))
+    }
+
+    /// Serves `listener`, handing each accepted connection to `service`.
+    pub(crate) fn serve(
+        listener: TcpListener,
+        recording: Recording,
+        policy: Policy,
+        service: Arc<dyn Service>,
+    ) -> io::Result<Running> {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             stopping: Stopping::default(),
-            open: Mutex::new(HashMap::new()),
+            open: Mutex::new(0),
             all_closed: Condvar::new(),
+            turned_away: AtomicU64::new(0),
             recording,
-            log_to_stderr,
+            policy,
         });
         let accept_shared = Arc::clone(&shared);
+        let accept_service = Arc::clone(&service);
         let accept_thread = thread::Builder::new()
             .name("lab-accept".into())
-            .spawn(move || accept_loop(listener, accept_shared, handler))?;
+            .spawn(move || accept_loop(listener, &accept_shared, &*accept_service))?;
         Ok(Running {
             addr,
             shared,
+            service,
             accept_thread: Some(accept_thread),
         })
     }
@@ -102,8 +205,13 @@ impl Running {
         &self.shared.recording
     }
 
-    /// Stops accepting, shuts every open connection down, and waits (briefly) for their
-    /// threads to finish. Calling it twice is harmless.
+    /// How many clients were turned away because the server was full.
+    pub(crate) fn turned_away(&self) -> u64 {
+        self.shared.turned_away.load(Ordering::Relaxed)
+    }
+
+    /// Stops accepting, closes every open connection, and waits (briefly) for them to be
+    /// recorded as closed. Calling it twice is harmless.
     pub(crate) fn stop(&mut self) {
         let Some(accept_thread) = self.accept_thread.take() else {
             return;
@@ -114,30 +222,18 @@ impl Running {
         let _ = TcpStream::connect_timeout(&wake_address(self.addr), Duration::from_secs(1));
         let _ = accept_thread.join();
 
+        self.service.stop();
         let open = self.shared.lock_open();
-        for stream in open.values() {
-            let _ = stream.shutdown(Shutdown::Both);
-        }
         let _ = self
             .shared
             .all_closed
-            .wait_timeout_while(open, STOP_GRACE, |open| !open.is_empty());
+            .wait_timeout_while(open, STOP_GRACE, |open| *open > 0);
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-impl Shared {
-    fn lock_open(&self) -> std::sync::MutexGuard<'_, HashMap<u64, TcpStream>> {
-        self.open.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn stopping(&self) -> bool {
-        self.stopping.is_set()
     }
 }
 
@@ -152,68 +248,121 @@ fn wake_address(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(ip, addr.port())
 }
 
-fn accept_loop(listener: TcpListener, shared: Arc<Shared>, handler: Arc<Handler>) {
+/// Accepts until the server stops. It does as little as possible per client (count, record,
+/// hand over) so that a whole class connecting in the same second drains the listen backlog
+/// quickly.
+fn accept_loop(listener: TcpListener, shared: &Arc<Shared>, service: &dyn Service) {
+    let mut last_report: Option<Instant> = None;
     loop {
         let accepted = listener.accept();
-        if shared.stopping() {
+        if shared.stopping.is_set() {
             return;
         }
         match accepted {
-            Ok((stream, peer)) => {
-                let shared = Arc::clone(&shared);
-                let handler = Arc::clone(&handler);
-                let spawned = thread::Builder::new()
-                    .name(format!("lab-conn-{peer}"))
-                    .stack_size(CONNECTION_STACK)
-                    .spawn(move || serve_one(stream, &shared, &*handler));
-                if let Err(error) = spawned {
-                    // Out of threads: this client is dropped, the server goes on.
-                    eprintln!("could not start a thread for {peer}: {error}");
-                }
-            }
+            Ok((stream, peer)) => accept_one(stream, peer, shared, service),
             Err(error) => {
-                // Errors such as "too many open files" are temporary: report, back off a
-                // little so the loop does not spin, and keep accepting.
-                eprintln!("accept failed: {error}");
+                // "Too many open files" and the like are temporary: report (not more than
+                // once a second), back off a little so the loop does not spin, go on.
+                if last_report.is_none_or(|at| at.elapsed() >= REPORT_EVERY) {
+                    eprintln!("accept failed: {error} (the server keeps accepting)");
+                    last_report = Some(Instant::now());
+                }
                 thread::sleep(Duration::from_millis(20));
             }
         }
     }
 }
 
-fn serve_one(stream: TcpStream, shared: &Shared, handler: &Handler) {
-    let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
+fn accept_one(stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>, service: &dyn Service) {
+    let Ok(local) = stream.local_addr() else {
         return; // the client is already gone
     };
+    {
+        let mut open = shared.lock_open();
+        let full = shared.policy.max_connections.filter(|max| *open >= *max);
+        if let Some(max) = full {
+            drop(open);
+            shared.turned_away.fetch_add(1, Ordering::Relaxed);
+            if shared.policy.log_to_stderr {
+                eprintln!("{peer} turned away: server full ({max} connections)");
+            }
+            service.turn_away(
+                stream,
+                &format!("server full: {max} connections, try again\r\n"),
+            );
+            return;
+        }
+        *open += 1;
+    }
     let log = shared.recording.open(peer, local);
-    let id = log.id();
-    if let Ok(clone) = stream.try_clone() {
-        shared.lock_open().insert(id, clone);
+    if shared.policy.log_to_stderr {
+        eprintln!("#{} {peer} connected (to {local})", log.id());
     }
-    if shared.stopping() {
-        let _ = stream.shutdown(Shutdown::Both);
+    let open = Open {
+        log,
+        peer,
+        shared: Arc::clone(shared),
+        closed: false,
+    };
+    service.serve(stream, open);
+}
+
+/// What a [`Threads`] service does with one connection. It returns how the connection ended.
+pub(crate) type Handler = dyn Fn(TcpStream, &ConnectionLog, &Stopping) -> Ending + Send + Sync;
+
+/// A connection thread needs little stack: its buffers live on the heap.
+const CONNECTION_STACK: usize = 256 * 1024;
+
+/// One thread per connection, running a [`Handler`]. Simple and plenty for a test's handful
+/// of clients; the registry of open sockets lets `stop` shut them down.
+pub(crate) struct Threads {
+    handler: Arc<Handler>,
+    sockets: Arc<Mutex<HashMap<u64, TcpStream>>>,
+}
+
+impl Threads {
+    pub(crate) fn new(handler: Arc<Handler>) -> Threads {
+        Threads {
+            handler,
+            sockets: Arc::default(),
+        }
     }
-    if shared.log_to_stderr {
-        eprintln!("#{id} {peer} connected (to {local})");
+}
+
+impl Service for Threads {
+    fn serve(&self, stream: TcpStream, open: Open) {
+        let id = open.log.id();
+        if let Ok(clone) = stream.try_clone() {
+            lock(&self.sockets).insert(id, clone);
+        }
+        let handler = Arc::clone(&self.handler);
+        let sockets = Arc::clone(&self.sockets);
+        let peer = open.peer;
+        let spawned = thread::Builder::new()
+            .name(format!("lab-conn-{peer}"))
+            .stack_size(CONNECTION_STACK)
+            .spawn(move || {
+                if open.stopping().is_set() {
+                    let _ = stream.shutdown(Shutdown::Both);
+                }
+                let ending = handler(stream, &open.log, open.stopping());
+                lock(&sockets).remove(&id);
+                open.close(ending);
+            });
+        if let Err(error) = spawned {
+            // Out of threads: this client is dropped (and recorded so), the server goes on.
+            eprintln!("could not start a thread for {peer}: {error}");
+            lock(&self.sockets).remove(&id);
+        }
     }
 
-    let mut ending = handler(stream, &log, &shared.stopping);
-    if shared.stopping() {
-        ending = Ending::ServerClosed("server stopped".into());
+    fn stop(&self) {
+        for stream in lock(&self.sockets).values() {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
     }
-    if shared.log_to_stderr {
-        eprintln!(
-            "#{id} {peer} closed after {:.2?}: {} bytes in, {} bytes out; {ending}",
-            Instant::now() - log.opened,
-            log.bytes_in(),
-            log.bytes_out(),
-        );
-    }
-    log.ended(ending);
+}
 
-    let mut open = shared.lock_open();
-    open.remove(&id);
-    if open.is_empty() {
-        shared.all_closed.notify_all();
-    }
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -106,6 +106,10 @@ pub struct Totals {
 struct State {
     kept: VecDeque<ConnectionRecord>,
     totals: Totals,
+    /// Threads inside [`Recording::wait_until`]. Every read and write updates the log, so a
+    /// change wakes the condition variable only when someone waits on it: a wake-up is a
+    /// system call, and the echo server makes two updates per message.
+    waiting: usize,
 }
 
 struct Shared {
@@ -136,6 +140,7 @@ impl Recording {
                 state: Mutex::new(State {
                     kept: VecDeque::new(),
                     totals: Totals::default(),
+                    waiting: 0,
                 }),
                 changed: Condvar::new(),
                 keep_connections,
@@ -174,8 +179,11 @@ impl Recording {
                 ended: None,
             });
         }
+        let waiting = state.waiting > 0;
         drop(state);
-        self.shared.changed.notify_all();
+        if waiting {
+            self.shared.changed.notify_all();
+        }
         ConnectionLog {
             recording: self.clone(),
             id,
@@ -187,15 +195,18 @@ impl Recording {
 
     fn update(&self, id: u64, change: impl FnOnce(&mut Totals, Option<&mut ConnectionRecord>)) {
         let mut state = self.lock();
-        let State { kept, totals } = &mut *state;
+        let State { kept, totals, .. } = &mut *state;
         // Ids are consecutive, so the record (if still kept) is found by its offset.
         let record = kept
             .front()
             .and_then(|first| id.checked_sub(first.id))
             .and_then(|offset| kept.get_mut(offset as usize));
         change(totals, record);
+        let waiting = state.waiting > 0;
         drop(state);
-        self.shared.changed.notify_all();
+        if waiting {
+            self.shared.changed.notify_all();
+        }
     }
 
     /// A copy of the connections kept, oldest first.
@@ -222,12 +233,15 @@ impl Recording {
     ) -> bool {
         let deadline = Instant::now() + limit;
         let mut state = self.lock();
-        loop {
+        // Counted under the lock, before the first check: an update that lands after the
+        // check sees the count and wakes this thread.
+        state.waiting += 1;
+        let holds = loop {
             if done(state.kept.make_contiguous()) {
-                return true;
+                break true;
             }
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                return false;
+                break false;
             };
             state = self
                 .shared
@@ -235,7 +249,9 @@ impl Recording {
                 .wait_timeout(state, left)
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .0;
-        }
+        };
+        state.waiting -= 1;
+        holds
     }
 
     /// Waits until the most recent connection has ended, and returns it.

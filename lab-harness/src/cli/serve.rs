@@ -2,7 +2,9 @@
 //!
 //! Prints one line on stdout once it is listening (`listening on ADDR (line mode)`, the real
 //! address, so `--port 0` shows the port chosen), then logs each connection on stderr until
-//! Ctrl-C or SIGTERM, when it closes every connection and prints a summary.
+//! Ctrl-C or SIGTERM, when it stops accepting, closes every connection and prints a summary.
+//! The demo flags (`--fragment`, `--delay-ms`, `--silent`, `--coalesce`) pick a
+//! [`Behaviour`]: the same one tests use on a scripted `EchoServer`.
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
@@ -11,12 +13,26 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use lab_harness::{Config, EchoServer, Mode, Recording};
+use lab_harness::{Behaviour, Config, EchoServer, Mode, Recording};
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// How many connections may wait to be accepted. std's fixed 128 overflows when a whole
 /// class connects in the same second; the kernel caps this at its own maximum.
 const BACKLOG: i32 = 1024;
+
+/// `--fragment`: pieces small enough that a one-`read` client sees a broken message, pauses
+/// long enough to be seen in a terminal.
+const FRAGMENT: Behaviour = Behaviour::Fragment {
+    piece: 3,
+    pause: Duration::from_millis(50),
+};
+
+/// `--coalesce`: a client that sends a few lines at once gets their replies in one write; a
+/// client that waits for each reply gets it a little late.
+const COALESCE: Behaviour = Behaviour::Coalesce {
+    lines: 3,
+    wait: Duration::from_millis(200),
+};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -32,9 +48,33 @@ pub struct Args {
     /// The longest line accepted in line mode, in bytes, line ending included.
     #[arg(long, default_value_t = 64 * 1024, value_parser = clap::value_parser!(u32).range(2..))]
     max_line: u32,
-    /// Close a connection that sends nothing for this many seconds (0: never).
+    /// Close a connection when nothing is received or sent for this many seconds (0: never).
     #[arg(long, default_value_t = 300)]
     idle_timeout: u64,
+    /// Close a connection whose line is not finished this many seconds after its first byte
+    /// (0: never). Stops "slowloris" clients that send a byte now and then, never idle.
+    #[arg(long, default_value_t = 60)]
+    line_timeout: u64,
+    /// Past this many open connections a new client gets "server full: N connections, try
+    /// again" and is closed. Each connection needs an open file: see `ulimit -n`.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// Demo: send each reply in 3-byte pieces, 50 ms apart (one read is not one message).
+    #[arg(long, group = "behaviour")]
+    fragment: bool,
+    /// Demo: send each reply this many milliseconds late (shows read timeouts).
+    #[arg(long, group = "behaviour", value_name = "MS")]
+    delay_ms: Option<u64>,
+    /// Demo: accept and read, never answer.
+    #[arg(long, group = "behaviour")]
+    silent: bool,
+    /// Demo: hold replies and send up to 3 in one write, each held at most 200 ms (a new
+    /// buffered reader per line loses lines).
+    #[arg(long, group = "behaviour")]
+    coalesce: bool,
+    /// Log only the listening line, warnings and the summary, not every connection.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -50,14 +90,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ModeArg::Line => Mode::Line,
         ModeArg::Raw => Mode::Raw,
     };
+    let behaviour = if args.fragment {
+        FRAGMENT
+    } else if let Some(ms) = args.delay_ms {
+        Behaviour::Delay(Duration::from_millis(ms))
+    } else if args.silent {
+        Behaviour::Silent
+    } else if args.coalesce {
+        COALESCE
+    } else {
+        Behaviour::Echo
+    };
+    let seconds = |count: u64| (count > 0).then(|| Duration::from_secs(count));
+    let max_connections = args.max_connections as usize;
     let config = Config {
         mode,
+        behaviour,
         max_line: args.max_line as usize,
-        idle_timeout: (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout)),
-        log_to_stderr: true,
+        idle_timeout: seconds(args.idle_timeout),
+        line_timeout: seconds(args.line_timeout),
+        max_connections: Some(max_connections),
+        log_to_stderr: !args.quiet,
         // Only totals: an instructor's server runs for hours and must not grow.
         recording: Recording::new(0, 0),
-        ..Config::default()
     };
 
     // Ctrl-C and SIGTERM only send a message; the main thread does the stopping.
@@ -67,9 +122,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
     .context("cannot install the Ctrl-C handler")?;
 
+    let recording = config.recording.clone();
     let server = EchoServer::start(listener, config)?;
     println!("listening on {addr} ({mode} mode)");
     io::stdout().flush()?;
+    if behaviour != Behaviour::Echo {
+        eprintln!("demo mode: {behaviour}");
+    }
+    warn_if_too_few_files(max_connections);
     if addr.ip().is_unspecified() {
         eprintln!(
             "warning: listening on every network interface: any machine that can reach this \
@@ -79,16 +139,46 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     eprintln!("press Ctrl-C to stop");
 
     let _ = stop_requested.recv();
-    let totals = server.recording().totals();
+    let turned_away = server.turned_away();
     server.stop();
-    eprintln!(
+    let totals = recording.totals();
+    let mut summary = format!(
         "stopped: served {} connection{}, {} bytes in, {} bytes out",
         totals.connections,
         if totals.connections == 1 { "" } else { "s" },
         totals.bytes_in,
         totals.bytes_out
     );
+    if turned_away > 0 {
+        summary.push_str(&format!("; turned {turned_away} away (server full)"));
+    }
+    eprintln!("{summary}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each connection is an open file. Where the limit can be read (Linux), warn when it is
+/// below `--max-connections`: past it, accepting fails until a client leaves. Elsewhere
+/// (macOS, Windows) nothing is checked.
+fn warn_if_too_few_files(max_connections: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        let limit = std::fs::read_to_string("/proc/self/limits")
+            .ok()
+            .and_then(|limits| {
+                let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+                line.split_whitespace().nth(3)?.parse::<usize>().ok()
+            });
+        // The listener, the workers' pollers and stdio need a few files too.
+        if let Some(limit) = limit.filter(|limit| *limit < max_connections + 16) {
+            eprintln!(
+                "warning: this process may open only {limit} files, fewer than \
+                 --max-connections {max_connections} needs: raise it first, e.g. `ulimit -n {}`",
+                max_connections + 64
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = max_connections;
 }
 
 /// Binds the first address `host` resolves to, explaining the usual failures in one line.
