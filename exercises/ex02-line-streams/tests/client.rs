@@ -8,7 +8,9 @@
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use lab_harness::{EchoServer, Ending, ScriptedServer, Step, Watchdog, bind_loopback, show_bytes};
+use lab_harness::{
+    EchoServer, Ending, Recording, ScriptedServer, Step, Watchdog, bind_loopback, show_bytes,
+};
 use predicates::prelude::*;
 use rstest::rstest;
 
@@ -31,6 +33,8 @@ struct Run {
     typed: String,
     output: Output,
     killed: bool,
+    /// What the server saw, when there was one.
+    server: Option<String>,
 }
 
 impl Run {
@@ -46,20 +50,28 @@ impl Run {
     /// there, so a panic (a `todo!()`, an `unwrap`) shows with its message.
     fn describe(&self) -> String {
         let ending = if self.killed {
-            format!("it did not finish within {CLIENT_LIMIT:?} and was killed")
+            format!(
+                "it did not finish within {CLIENT_LIMIT:?} and was killed (waiting for a reply \
+                 that never came? for input after the input had ended?)"
+            )
         } else {
             match self.output.status.code() {
                 Some(code) => format!("it exited with code {code}"),
                 None => format!("it was stopped: {}", self.output.status),
             }
         };
-        format!(
+        let mut text = format!(
             "the client, given the input {}: {ending}\n--- its standard output ---\n{}\n\
              --- its standard error ---\n{}\n---",
             show_bytes(self.typed.as_bytes()),
             self.stdout(),
             self.stderr()
-        )
+        );
+        if let Some(server) = &self.server {
+            text.push('\n');
+            text.push_str(server);
+        }
+        text
     }
 }
 
@@ -76,15 +88,20 @@ fn run_client(typed: String) -> Run {
         typed,
         output,
         killed: started.elapsed() >= CLIENT_LIMIT,
+        server: None,
     }
 }
 
-/// Runs the client inside a watchdog that shows `server` (its recording) if all goes wrong.
-fn run_against(recording: &lab_harness::Recording, typed: String) -> Run {
-    Watchdog::new(DEADLINE)
-        .hint("the client was not stopped at its time limit")
-        .watch(recording)
-        .run(move || run_client(typed))
+/// Runs the client inside a watchdog; failure messages show what the server (its
+/// `recording`) saw, if there is one.
+fn run_against(recording: Option<&Recording>, typed: String) -> Run {
+    let mut watchdog = Watchdog::new(DEADLINE).hint("the client was not stopped at its time limit");
+    if let Some(recording) = recording {
+        watchdog = watchdog.watch(recording);
+    }
+    let mut run = watchdog.run(move || run_client(typed));
+    run.server = recording.map(Recording::describe);
+    run
 }
 
 #[track_caller]
@@ -101,7 +118,7 @@ fn the_client_talks_to_the_line_server_until_an_empty_message() {
     let server = EchoServer::line();
     let port = server.port();
     let run = run_against(
-        server.recording(),
+        Some(server.recording()),
         format!("127.0.0.1\n{port}\nhello\nsecond message\n\n"),
     );
     expect_exit_code(&run, 0, "an empty message ends the conversation normally");
@@ -125,10 +142,11 @@ fn the_client_talks_to_the_line_server_until_an_empty_message() {
                 server.recording().describe()
             )
         });
-    assert_eq!(
+    assert!(
+        record.received == b"hello\r\nsecond message\r\n",
+        "the server received {}; expected {}\n{}",
         show_bytes(&record.received),
         show_bytes(b"hello\r\nsecond message\r\n"),
-        "what the server received\n{}",
         server.recording().describe()
     );
     assert_eq!(
@@ -143,7 +161,10 @@ fn the_client_talks_to_the_line_server_until_an_empty_message() {
 fn a_blank_host_is_asked_for_again() {
     let server = EchoServer::line();
     let port = server.port();
-    let run = run_against(server.recording(), format!("\n  \n127.0.0.1\n{port}\n\n"));
+    let run = run_against(
+        Some(server.recording()),
+        format!("\n  \n127.0.0.1\n{port}\n\n"),
+    );
     expect_exit_code(&run, 0, "the host was given on the third try");
     let asked_three_times = predicate::str::contains("Host: ").count(3);
     assert!(
@@ -164,7 +185,7 @@ fn a_port_that_is_not_a_number_from_0_to_65535_is_asked_for_again() {
     let server = EchoServer::line();
     let port = server.port();
     let run = run_against(
-        server.recording(),
+        Some(server.recording()),
         format!("127.0.0.1\nfive\n65536\n-1\n{port}\nhi\n\n"),
     );
     expect_exit_code(&run, 0, "a valid port was given on the fourth try");
@@ -193,7 +214,10 @@ fn closing_the_input_at_any_prompt_ends_the_client_cleanly(#[case] typed: &str) 
     let server = EchoServer::line();
     let port = server.port();
     let connects = typed.contains("PORT");
-    let run = run_against(server.recording(), typed.replace("PORT", &port.to_string()));
+    let run = run_against(
+        Some(server.recording()),
+        typed.replace("PORT", &port.to_string()),
+    );
     expect_exit_code(
         &run,
         0,
@@ -217,8 +241,7 @@ fn closing_the_input_at_any_prompt_ends_the_client_cleanly(#[case] typed: &str) 
 fn an_unreachable_server_is_one_line_on_stderr_and_exit_code_1() {
     // Bind a port and close it again: now nobody listens there.
     let port = bind_loopback().unwrap().local_addr().unwrap().port();
-    let no_server = lab_harness::Recording::default();
-    let run = run_against(&no_server, format!("127.0.0.1\n{port}\nhello\n\n"));
+    let run = run_against(None, format!("127.0.0.1\n{port}\nhello\n\n"));
     expect_exit_code(&run, 1, "the connection was refused");
     let stderr = run.stderr();
     let one_clear_line = predicate::str::contains("panicked")
@@ -246,7 +269,10 @@ fn an_unreachable_server_is_one_line_on_stderr_and_exit_code_1() {
 fn a_server_that_closes_instead_of_answering_is_one_line_on_stderr_and_exit_code_1() {
     let server = ScriptedServer::start(vec![Step::ReadLine, Step::Close]);
     let port = server.port();
-    let run = run_against(server.recording(), format!("127.0.0.1\n{port}\nhello\n\n"));
+    let run = run_against(
+        Some(server.recording()),
+        format!("127.0.0.1\n{port}\nhello\n\n"),
+    );
     expect_exit_code(
         &run,
         1,

@@ -32,7 +32,7 @@ const ARRIVAL: Duration = Duration::from_secs(2);
 fn test_client(port: u16) -> TcpStream {
     let stream = TcpStream::connect(("127.0.0.1", port)).expect("the test's own connection failed");
     stream
-        .set_read_timeout(Some(Duration::from_secs(3)))
+        .set_read_timeout(Some(REPLY_WAIT))
         .expect("setting a read timeout");
     stream
 }
@@ -138,9 +138,8 @@ fn write_line_sends_the_line_and_crlf_at_once(#[case] line: &'static str) {
             "not the whole line. The line must end with \"\\r\\n\", and be flushed"
         }
     );
-    assert_eq!(
-        received,
-        expected.as_bytes(),
+    assert!(
+        received == expected.as_bytes(),
         "write_line({line:?}) sent {}; expected {} (the line, then \"\\r\\n\")",
         show_bytes(&received),
         show_bytes(expected.as_bytes())
@@ -401,12 +400,17 @@ fn ask_shows_the_prompt_before_waiting_for_the_answer(#[case] typed: &'static st
             let answer = answer.map_err(|e| e.to_string());
             (answer, keyboard.shown_when_waiting.unwrap_or_default())
         });
-    assert_eq!(
+    assert!(
+        shown_when_waiting == b"Host: ",
+        "when ask waited for the answer, the screen showed {}; the prompt {} must be visible \
+         by then, exactly. {}",
         show_bytes(&shown_when_waiting),
         show_bytes(b"Host: "),
-        "what the screen showed when ask waited for the answer: the prompt, exactly, must be \
-         visible by then. Standard output is flushed at each \"\\n\" and a prompt has none: \
-         flush it"
+        if shown_when_waiting.is_empty() {
+            "Standard output is flushed at each \"\\n\" and a prompt has none: flush it"
+        } else {
+            "Write the prompt as given, nothing more"
+        }
     );
     assert_eq!(
         answer,
@@ -430,10 +434,11 @@ fn ask_returns_none_when_the_console_input_has_ended() {
         Ok(None),
         "the console input had ended (Ctrl-D); ask must return None"
     );
-    assert_eq!(
+    assert!(
+        screen == b"Port: ",
+        "ask showed {}; it must show the prompt {}, and only the prompt",
         show_bytes(&screen),
-        show_bytes(b"Port: "),
-        "ask must show the prompt, and only the prompt"
+        show_bytes(b"Port: ")
     );
 }
 
@@ -547,44 +552,88 @@ fn ask_port_returns_none_when_the_console_input_ends() {
     );
 }
 
+/// What one run of `chat` did.
+struct Chat {
+    result: io::Result<()>,
+    /// What the console showed.
+    screen: String,
+    /// What the server had received when chat returned (before the test's writer is
+    /// dropped, which would flush whatever your code left in it).
+    server_received: Vec<u8>,
+}
+
+impl Chat {
+    /// Why chat failed, for a message: a read timeout most likely means the server never got
+    /// the message, and what it received says why.
+    fn explain_failure(&self) -> String {
+        let Err(error) = &self.result else {
+            return "chat returned Ok(())".to_string();
+        };
+        let mut text = if is_timeout(error) {
+            format!("chat waited {REPLY_WAIT:?} for a reply and none came (the read timed out)")
+        } else {
+            format!("chat failed: {error} ({:?})", error.kind())
+        };
+        text.push_str(&format!(
+            ". By then the server had received {}",
+            show_bytes(&self.server_received)
+        ));
+        if self.server_received.is_empty() {
+            text.push_str(
+                ": nothing at all. The message is still in the writer's buffer: did you \
+                 flush? (write_line does)",
+            );
+        } else if !self.server_received.ends_with(b"\n") {
+            text.push_str(
+                ": no complete line, and the server answers complete lines only. End each \
+                 message with \"\\r\\n\" (write_line does)",
+            );
+        }
+        text.push_str(&format!(". The screen showed {:?}", self.screen));
+        text
+    }
+}
+
+/// How long the test's connection waits for a reply before a read fails with a timeout.
+const REPLY_WAIT: Duration = Duration::from_secs(3);
+
 /// Runs `chat` with `typed` at the console against the server on `port`, through the test's
-/// own pseudo-files. Returns the result and the screen.
-fn chat_with(port: u16, typed: &'static str) -> (Result<(), io::Error>, String) {
+/// own pseudo-files.
+fn chat_with(port: u16, recording: lab_harness::Recording, typed: &'static str) -> Chat {
     let (mut server_in, mut server_out) = test_streams(port);
     let mut keyboard = typed.as_bytes();
     let mut screen = Vec::new();
     let result = chat(&mut keyboard, &mut screen, &mut server_in, &mut server_out);
-    (result, String::from_utf8_lossy(&screen).into_owned())
+    let server_received = recording.last().map(|c| c.received).unwrap_or_default();
+    Chat {
+        result,
+        screen: String::from_utf8_lossy(&screen).into_owned(),
+        server_received,
+    }
 }
 
 #[test]
 fn chat_sends_each_message_and_shows_each_response() {
     let server = EchoServer::line();
     let port = server.port();
-    let (result, screen) = Watchdog::new(DEADLINE)
-        .hint(
-            "chat did not finish: it waits for a reply the server never sent? Messages must \
-             end with \"\\r\\n\" and be flushed (use write_line), and the conversation ends \
-             at an empty message",
-        )
+    let recording = server.recording().clone();
+    let chat = Watchdog::new(DEADLINE)
+        .hint("chat did not finish: the conversation ends at an empty message")
         .watch(server.recording())
-        .run(move || chat_with(port, "hello\nhow are you?\n\n"));
-    if let Err(error) = result {
-        panic!(
-            "chat failed: {error}\nthe screen showed: {screen:?}\n{}",
-            server.recording().describe()
-        );
-    }
+        .run(move || chat_with(port, recording, "hello\nhow are you?\n\n"));
+    assert!(chat.result.is_ok(), "{}", chat.explain_failure());
     assert_eq!(
-        screen, "Message: Response: hello\nMessage: Response: how are you?\nMessage: ",
+        chat.screen, "Message: Response: hello\nMessage: Response: how are you?\nMessage: ",
         "the user typed \"hello\", \"how are you?\" and an empty line; this is what the \
          screen must show: each message's prompt, each reply as `Response: …`"
     );
     let received = server.recording().last().expect("one connection").received;
-    assert_eq!(
+    assert!(
+        received == b"hello\r\nhow are you?\r\n",
+        "the server received {}; expected {}: each message as one line, the empty message \
+         not at all",
         show_bytes(&received),
-        show_bytes(b"hello\r\nhow are you?\r\n"),
-        "what the server received: each message as one line, the empty message not at all"
+        show_bytes(b"hello\r\nhow are you?\r\n")
     );
 }
 
@@ -592,18 +641,20 @@ fn chat_sends_each_message_and_shows_each_response() {
 fn chat_ends_when_the_console_input_ends() {
     let server = EchoServer::line();
     let port = server.port();
-    let (result, screen) = Watchdog::new(DEADLINE)
+    let recording = server.recording().clone();
+    let chat = Watchdog::new(DEADLINE)
         .hint(
             "chat did not return after the console input ended: `ask` returns None then; \
              treat it like an empty message",
         )
         .watch(server.recording())
-        .run(move || chat_with(port, "hello\n"));
+        .run(move || chat_with(port, recording, "hello\n"));
     assert!(
-        result.is_ok(),
-        "chat failed at the end of the console input: {result:?}; it is a normal way to quit"
+        chat.result.is_ok(),
+        "the console input ended after one message, a normal way to quit, but: {}",
+        chat.explain_failure()
     );
-    assert_eq!(screen, "Message: Response: hello\nMessage: ");
+    assert_eq!(chat.screen, "Message: Response: hello\nMessage: ");
 }
 
 #[test]
@@ -617,20 +668,27 @@ fn chat_keeps_a_reply_that_arrived_together_with_the_previous_one() {
         Step::Close,
     ]);
     let port = server.port();
-    let (result, screen) = Watchdog::new(DEADLINE)
+    let recording = server.recording().clone();
+    let chat = Watchdog::new(DEADLINE)
         .hint("chat did not finish although both replies had been sent")
         .watch(server.recording())
-        .run(move || chat_with(port, "a\nb\n\n"));
+        .run(move || chat_with(port, recording, "a\nb\n\n"));
     assert!(
-        result.is_ok() && screen.contains("Response: second"),
+        chat.result
+            .as_ref()
+            .is_ok_and(|_| chat.screen.contains("Response: second"))
+            || chat.result.as_ref().is_err_and(is_timeout),
         "the server answered the first message with \"first\\r\\nsecond\\r\\n\" in one write; \
          the reply to the second message, \"second\", was therefore already in the reader's \
-         buffer. chat returned {result:?} and the screen showed {screen:?}. Use the \
-         `server_in` you were given for every reply: a new BufReader each time loses what the \
-         previous one had read ahead"
+         buffer. chat returned {:?} and the screen showed {:?}. Use the `server_in` you were \
+         given for every reply: a new BufReader each time loses what the previous one had \
+         read ahead",
+        chat.result,
+        chat.screen
     );
+    assert!(chat.result.is_ok(), "{}", chat.explain_failure());
     assert_eq!(
-        screen,
+        chat.screen,
         "Message: Response: first\nMessage: Response: second\nMessage: "
     );
 }
@@ -639,18 +697,19 @@ fn chat_keeps_a_reply_that_arrived_together_with_the_previous_one() {
 fn chat_reports_a_server_that_closes_instead_of_answering() {
     let server = ScriptedServer::start(vec![Step::ReadLine, Step::Close]);
     let port = server.port();
-    let (result, screen) = Watchdog::new(DEADLINE)
+    let recording = server.recording().clone();
+    let chat = Watchdog::new(DEADLINE)
         .hint(
             "chat did not return after the server closed the connection: read_line returns \
              None then, every time",
         )
         .watch(server.recording())
-        .run(move || chat_with(port, "hello\nagain\n\n"));
-    match result {
+        .run(move || chat_with(port, recording, "hello\nagain\n\n"));
+    match &chat.result {
         Err(error) if error.kind() == ErrorKind::UnexpectedEof => {}
-        Err(error) if is_timeout(&error) => panic!(
-            "chat waited for a reply until the test's read timeout although the server had \
-             closed the connection: {error}"
+        Err(error) if is_timeout(error) => panic!(
+            "this server closes the connection once it has received a line. {}",
+            chat.explain_failure()
         ),
         Err(error) => panic!(
             "expected an error of kind UnexpectedEof when the server closes instead of \
@@ -659,8 +718,9 @@ fn chat_reports_a_server_that_closes_instead_of_answering() {
         ),
         Ok(()) => panic!(
             "the server closed the connection instead of answering \"hello\", yet chat returned \
-             Ok(()). The screen showed {screen:?}. read_line returns None when the server has \
-             closed: return an UnexpectedEof error then"
+             Ok(()). The screen showed {:?}. read_line returns None when the server has \
+             closed: return an UnexpectedEof error then",
+            chat.screen
         ),
     }
 }

@@ -22,6 +22,12 @@ const DEADLINE: Duration = Duration::from_secs(10);
 /// end). On loopback it takes microseconds.
 const PROMPTLY: Duration = Duration::from_secs(2);
 
+/// Why a test that waits for a scripted server's answer may time out: these servers answer
+/// only once they have received the test's message as a whole line.
+const NO_ANSWER: &str = "receive_response did not return. This server answers only once it has \
+     received your message as a whole line; below is what it received (nothing: send_message \
+     did not flush; no \"\\r\\n\": the line ending is missing)";
+
 fn pause(ms: u64) -> Duration {
     Duration::from_millis(ms)
 }
@@ -66,10 +72,12 @@ fn a_whole_conversation_with_the_line_server() {
         server.recording().describe()
     );
     let record = server.recording().last().expect("one connection");
-    assert_eq!(
+    let expected = "hello\r\n\r\nhéllo, wörld\r\none more\r\n".as_bytes();
+    assert!(
+        record.received == expected,
+        "the server received {}; expected {}: each message as one line ending in \"\\r\\n\"",
         show_bytes(&record.received),
-        show_bytes("hello\r\n\r\nhéllo, wörld\r\none more\r\n".as_bytes()),
-        "what the server received: each message as one line ending in \"\\r\\n\""
+        show_bytes(expected)
     );
 }
 
@@ -107,7 +115,10 @@ fn close_lets_the_server_see_end_of_file_at_once() {
     let server = EchoServer::line();
     let port = server.port();
     Watchdog::new(DEADLINE)
-        .hint("the conversation before the close did not finish")
+        .hint(
+            "the conversation before the close did not finish: the line server answers only \
+             complete lines; did send_message end the line with \"\\r\\n\" and flush it?",
+        )
         .watch(server.recording())
         .run(move || {
             let mut connection = connect(port);
@@ -187,7 +198,7 @@ fn receive_response_returns_the_line_without_its_ending(
     let server = ScriptedServer::start(vec![Step::ReadLine, Step::send(sent), Step::Hold]);
     let port = server.port();
     let got = Watchdog::new(DEADLINE)
-        .hint("receive_response did not return although a whole line had been sent")
+        .hint(NO_ANSWER)
         .watch(server.recording())
         .run(move || {
             let mut connection = connect(port);
@@ -216,7 +227,7 @@ fn receive_response_keeps_the_second_of_two_lines_sent_in_one_write() {
     ]);
     let port = server.port();
     let (first, second) = Watchdog::new(DEADLINE)
-        .hint("receive_response did not return although two lines had been sent")
+        .hint(NO_ANSWER)
         .watch(server.recording())
         .run(move || {
             let mut connection = connect(port);
@@ -256,7 +267,7 @@ fn receive_response_collects_a_line_that_arrives_in_pieces() {
     ]);
     let port = server.port();
     let got = Watchdog::new(DEADLINE)
-        .hint("receive_response did not return although the whole line had been sent")
+        .hint(NO_ANSWER)
         .watch(server.recording())
         .run(move || {
             let mut connection = connect(port);
@@ -279,9 +290,10 @@ fn receive_response_after_the_server_closed_is_an_unexpected_eof_error() {
     let port = server.port();
     let results = Watchdog::new(DEADLINE)
         .hint(
-            "receive_response did not return after the server closed the connection: a read \
-             at end of input returns 0 bytes at once, every time; that is the end, not a \
-             reason to read again",
+            "receive_response did not return. This server closes the connection once it has \
+             received your message as a whole line (see below what it received: nothing means \
+             send_message did not flush). After that, a read returns 0 bytes at once, every \
+             time: that is the end, not a reason to read again",
         )
         .watch(server.recording())
         .run(move || {
@@ -313,7 +325,7 @@ fn receive_response_reports_bytes_that_are_not_utf8_as_invalid_data() {
     let server = ScriptedServer::start(vec![Step::ReadLine, Step::send(sent), Step::Hold]);
     let port = server.port();
     let result = Watchdog::new(DEADLINE)
-        .hint("receive_response did not return although a whole line had been sent")
+        .hint(NO_ANSWER)
         .watch(server.recording())
         .run(move || {
             let mut connection = connect(port);
