@@ -37,8 +37,10 @@
 //! written: it calls the functions below, so it works once they do.
 //!
 //! ## Check your work
-//! `cargo test -p ex02`: `tests/graded.rs` tries each function, `tests/client.rs` runs the
-//! interactive client as a real program against a real server.
+//! Start with `cargo test -p ex02 --test graded`: it tries each function on its own. Then
+//! `cargo test -p ex02 --test client` runs the interactive client as a real program against
+//! a real server. (`cargo test -p ex02` runs both, but stops after the first file that has a
+//! failure; add `--no-fail-fast` to see everything.)
 
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::net::TcpStream;
