@@ -69,7 +69,7 @@ fn output(exercise: &ExerciseResult, test: &TestResult) -> String {
     match test.status {
         Status::Passed => "passed".to_string(),
         Status::NotStarted => format!(
-            "not started: replace the todo!() in exercises/{}/src\n{}",
+            "not started: the todo!() in exercises/{}/src is still there\n{}",
             exercise.folder, test.message
         ),
         status => format!("{}: {}", status.words(), test.message),

@@ -38,7 +38,13 @@ pub fn temp(label: &str) -> TempDir {
 /// their modification times (so nested builds reuse the harness), except the exercises'
 /// code, which a test may replace.
 pub fn copy_kit(dest: &Path) {
-    copy_tree(&kit_root(), dest, Path::new("")).expect("copying the kit");
+    copy_dir(&kit_root(), dest);
+}
+
+/// Copies a folder like [`copy_kit`] does.
+pub fn copy_dir(from: &Path, dest: &Path) {
+    copy_tree(from, dest, Path::new(""))
+        .unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
 }
 
 fn copy_tree(from: &Path, to: &Path, relative: &Path) -> io::Result<()> {

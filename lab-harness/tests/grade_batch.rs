@@ -1,0 +1,178 @@
+//! `cargo lab grade --batch`: a class's submissions graded against the kit's own tests, one
+//! gradebook row each. A submission cannot change the graded tests, a broken one costs only
+//! its own row, and a symbolic link is never followed.
+
+mod grade_support;
+
+use std::fs;
+use std::path::Path;
+
+use grade_support::*;
+
+fn write(path: &Path, text: &str) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, text).unwrap();
+}
+
+#[test]
+fn a_class_is_graded_one_row_per_student() {
+    let kit = kit_root();
+    let temp = temp("grade-batch");
+    let class = temp.path().join("class");
+    let ex01 = "exercises/ex01-raw-send-recv";
+    let solution = fs::read_to_string(kit.join("solutions/ex01-raw-send-recv/src/lib.rs")).unwrap();
+    let skeleton = fs::read_to_string(kit.join(ex01).join("src/lib.rs")).unwrap();
+
+    // alice: a whole copy of the workspace, exercise 1 solved.
+    write(
+        &class.join("alice/Cargo.toml"),
+        "this is not the kit's manifest",
+    );
+    write(
+        &class.join("alice").join(ex01).join("src/lib.rs"),
+        &solution,
+    );
+    // bob: just exercises/, and his code does not compile.
+    write(
+        &class.join("bob").join(ex01).join("src/lib.rs"),
+        "pub fn connect( {\n",
+    );
+    // carol: tries to grade herself with her own tests and manifest.
+    write(
+        &class.join("carol").join(ex01).join("src/lib.rs"),
+        &skeleton,
+    );
+    write(
+        &class.join("carol").join(ex01).join("tests/graded.rs"),
+        "#[test]\nfn everything_passes() {}\n",
+    );
+    write(
+        &class.join("carol").join(ex01).join("Cargo.toml"),
+        "[package]\nname = \"ex01\"\nversion = \"0.1.0\"\nedition = \"2024\"\n",
+    );
+    // dave: handed in the wrong thing.
+    write(&class.join("dave/notes.txt"), "I will do it tomorrow");
+    // erin: an archive that unpacked into a folder, with a symbolic link in it.
+    let erin = class.join("erin/netlab-main").join(ex01).join("src");
+    write(&erin.join("lib.rs"), &solution);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("/etc/passwd", erin.join("secret.rs")).unwrap();
+
+    let gradebook = temp.path().join("gradebook.csv");
+    let output = lab(
+        &kit,
+        &[
+            "grade",
+            "--batch",
+            class.to_str().unwrap(),
+            "--only",
+            "ex01",
+            "--out",
+            gradebook.to_str().unwrap(),
+        ],
+    );
+    success(&output, "grading the class");
+    let progress = String::from_utf8_lossy(&output.stderr);
+    // The time each submission took, for the record (speed is measured, not asserted).
+    for line in progress
+        .lines()
+        .filter(|l| l.starts_with('(') && l.ends_with(" s"))
+    {
+        eprintln!("{line}");
+    }
+
+    let csv = fs::read_to_string(&gradebook).unwrap();
+    let rows: Vec<Vec<String>> = csv.lines().map(split_csv).collect();
+    assert_eq!(
+        rows[0],
+        [
+            "student",
+            "score",
+            "max_score",
+            "status",
+            "reason",
+            "ex01_points",
+            "ex01_tests",
+            "ex01_status"
+        ]
+    );
+    let students: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(students, ["alice", "bob", "carol", "dave", "erin"]);
+    let row = |name: &str| rows.iter().find(|r| r[0] == name).unwrap().clone();
+
+    let alice = row("alice");
+    let total = alice[6].split('/').nth(1).unwrap().to_string();
+    assert_eq!(
+        alice,
+        [
+            "alice",
+            "10",
+            "10",
+            "graded",
+            "",
+            "10",
+            &format!("{total}/{total}"),
+            "passed"
+        ]
+    );
+    let bob = row("bob");
+    assert_eq!(
+        bob,
+        [
+            "bob",
+            "0",
+            "10",
+            "graded",
+            "",
+            "0",
+            &format!("0/{total}"),
+            "did_not_compile"
+        ],
+        "the tests are listed from the kit's skeleton"
+    );
+    assert_eq!(
+        row("carol"),
+        [
+            "carol",
+            "0",
+            "10",
+            "graded",
+            "",
+            "0",
+            &format!("0/{total}"),
+            "not_started"
+        ],
+        "her own tests and manifest were not used"
+    );
+    let dave = row("dave");
+    assert_eq!(dave[1..4], ["0", "10", "error"]);
+    assert!(dave[4].contains("no exercises/ folder"), "{dave:?}");
+    let erin = row("erin");
+    assert_eq!(erin[1], "10", "{erin:?}");
+    #[cfg(unix)]
+    assert!(
+        erin[4].contains("secret.rs left out: a symbolic link"),
+        "{erin:?}"
+    );
+}
+
+/// One CSV line (no line breaks inside fields in these rows).
+fn split_csv(line: &str) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = line.trim_end_matches('\r').chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => fields.push(std::mem::take(&mut field)),
+            c => field.push(c),
+        }
+    }
+    fields.push(field);
+    fields
+}
