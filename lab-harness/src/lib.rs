@@ -13,20 +13,26 @@
 //! The `lab` binary (`cargo lab …`) lives in `main.rs` and `cli/`.
 
 mod bytes;
+mod client;
 mod core;
 mod echo;
 pub mod grade;
 pub mod libtest;
+mod ports;
 pub mod process;
 mod record;
 mod scripted;
+mod under_test;
 mod watchdog;
 pub mod workspace;
 
 pub use bytes::show_bytes;
+pub use client::{ReadEnd, TestClient};
 pub use echo::{Behaviour, Config, EchoServer, Mode};
+pub use ports::{ClosedPort, FullBacklog};
 pub use record::{ConnectionRecord, Ending, Recording, Totals};
 pub use scripted::{ScriptedServer, Step};
+pub use under_test::{ServerProcess, ServerThread};
 pub use watchdog::{DEADLINE_EXPIRED, Watchdog, within};
 
 /// Binds a listener on the IPv4 loopback address with a port the system chooses.
