@@ -12,6 +12,7 @@
 //!
 //! The `lab` binary (`cargo lab …`) lives in `main.rs` and `cli/`.
 
+pub mod bench;
 mod bytes;
 mod client;
 mod core;

@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::io::{self, Read};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -105,14 +106,24 @@ pub struct Totals {
 
 struct State {
     kept: VecDeque<ConnectionRecord>,
-    totals: Totals,
     /// Threads inside [`Recording::wait_until`]. Every read and write updates the log, so a
     /// change wakes the condition variable only when someone waits on it: a wake-up is a
     /// system call, and the echo server makes two updates per message.
     waiting: usize,
 }
 
+/// The totals, outside the lock: every read and write adds to them, from several threads,
+/// and a server that keeps no records (`cargo lab serve`) then never takes the lock at all.
+#[derive(Default)]
+struct Counters {
+    connections: AtomicU64,
+    open: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+}
+
 struct Shared {
+    counters: Counters,
     state: Mutex<State>,
     changed: Condvar,
     keep_connections: usize,
@@ -137,9 +148,9 @@ impl Recording {
     pub fn new(keep_connections: usize, keep_bytes: usize) -> Recording {
         Recording {
             shared: Arc::new(Shared {
+                counters: Counters::default(),
                 state: Mutex::new(State {
                     kept: VecDeque::new(),
-                    totals: Totals::default(),
                     waiting: 0,
                 }),
                 changed: Condvar::new(),
@@ -160,11 +171,16 @@ impl Recording {
 
     /// Starts the record of a newly accepted connection.
     pub(crate) fn open(&self, peer: SocketAddr, local: SocketAddr) -> ConnectionLog {
-        let mut state = self.lock();
-        state.totals.connections += 1;
-        state.totals.open += 1;
-        let id = state.totals.connections;
-        if self.shared.keep_connections > 0 {
+        let counters = &self.shared.counters;
+        let opened = Instant::now();
+        let id = if self.shared.keep_connections == 0 {
+            counters.open.fetch_add(1, Ordering::Relaxed);
+            counters.connections.fetch_add(1, Ordering::Relaxed) + 1
+        } else {
+            // Under the lock, so that kept records stay in id order.
+            let mut state = self.lock();
+            counters.open.fetch_add(1, Ordering::Relaxed);
+            let id = counters.connections.fetch_add(1, Ordering::Relaxed) + 1;
             if state.kept.len() == self.shared.keep_connections {
                 state.kept.pop_front();
             }
@@ -172,36 +188,44 @@ impl Recording {
                 id,
                 peer,
                 local,
-                opened: Instant::now(),
+                opened,
                 received: Vec::new(),
                 bytes_in: 0,
                 bytes_out: 0,
                 ended: None,
             });
-        }
-        let waiting = state.waiting > 0;
-        drop(state);
-        if waiting {
-            self.shared.changed.notify_all();
-        }
+            let waiting = state.waiting > 0;
+            drop(state);
+            if waiting {
+                self.shared.changed.notify_all();
+            }
+            id
+        };
         ConnectionLog {
             recording: self.clone(),
             id,
-            opened: Instant::now(),
+            opened,
             bytes_in: Cell::new(0),
             bytes_out: Cell::new(0),
         }
     }
 
-    fn update(&self, id: u64, change: impl FnOnce(&mut Totals, Option<&mut ConnectionRecord>)) {
+    /// Changes the record of connection `id`, if it is still kept.
+    fn update(&self, id: u64, change: impl FnOnce(&mut ConnectionRecord)) {
+        if self.shared.keep_connections == 0 {
+            return;
+        }
         let mut state = self.lock();
-        let State { kept, totals, .. } = &mut *state;
         // Ids are consecutive, so the record (if still kept) is found by its offset.
+        let kept = &mut state.kept;
         let record = kept
             .front()
             .and_then(|first| id.checked_sub(first.id))
             .and_then(|offset| kept.get_mut(offset as usize));
-        change(totals, record);
+        let Some(record) = record else {
+            return;
+        };
+        change(record);
         let waiting = state.waiting > 0;
         drop(state);
         if waiting {
@@ -220,7 +244,13 @@ impl Recording {
     }
 
     pub fn totals(&self) -> Totals {
-        self.lock().totals
+        let counters = &self.shared.counters;
+        Totals {
+            connections: counters.connections.load(Ordering::Relaxed),
+            open: counters.open.load(Ordering::Relaxed),
+            bytes_in: counters.bytes_in.load(Ordering::Relaxed),
+            bytes_out: counters.bytes_out.load(Ordering::Relaxed),
+        }
     }
 
     /// Waits until `done` holds for the kept connections, or `limit` passes. Returns whether
@@ -310,15 +340,16 @@ impl ConnectionLog {
         }
         self.bytes_in.set(self.bytes_in.get() + data.len() as u64);
         let keep = self.recording.shared.keep_bytes;
-        self.recording.update(self.id, |totals, record| {
-            totals.bytes_in += data.len() as u64;
-            if let Some(record) = record {
-                record.bytes_in += data.len() as u64;
-                let room = keep.saturating_sub(record.received.len());
-                record
-                    .received
-                    .extend_from_slice(&data[..data.len().min(room)]);
-            }
+        let counters = &self.recording.shared.counters;
+        counters
+            .bytes_in
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        self.recording.update(self.id, |record| {
+            record.bytes_in += data.len() as u64;
+            let room = keep.saturating_sub(record.received.len());
+            record
+                .received
+                .extend_from_slice(&data[..data.len().min(room)]);
         });
     }
 
@@ -327,20 +358,20 @@ impl ConnectionLog {
             return;
         }
         self.bytes_out.set(self.bytes_out.get() + count as u64);
-        self.recording.update(self.id, |totals, record| {
-            totals.bytes_out += count as u64;
-            if let Some(record) = record {
-                record.bytes_out += count as u64;
-            }
+        let counters = &self.recording.shared.counters;
+        counters
+            .bytes_out
+            .fetch_add(count as u64, Ordering::Relaxed);
+        self.recording.update(self.id, |record| {
+            record.bytes_out += count as u64;
         });
     }
 
     pub(crate) fn ended(&self, ending: Ending) {
-        self.recording.update(self.id, |totals, record| {
-            totals.open -= 1;
-            if let Some(record) = record {
-                record.ended = Some((Instant::now(), ending));
-            }
+        let counters = &self.recording.shared.counters;
+        counters.open.fetch_sub(1, Ordering::Relaxed);
+        self.recording.update(self.id, |record| {
+            record.ended = Some((Instant::now(), ending));
         });
     }
 }

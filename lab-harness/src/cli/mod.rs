@@ -1,5 +1,6 @@
 //! The subcommands of `cargo lab`.
 
+mod bench;
 mod check;
 mod grade;
 mod gradescope;
@@ -19,6 +20,9 @@ pub enum Command {
     /// Check the kit itself: every solution passes its graded tests, every skeleton builds
     /// without warnings and fails every graded test with "not yet implemented".
     Check(check::Args),
+    /// Load an echo server: many clients at once, req/s, latency percentiles, errors by kind
+    /// (how an instructor checks that a server can take the class).
+    Bench(bench::Args),
     /// Grade the exercises (or --solutions, or student submissions): a score table, JSON,
     /// JUnit XML, Gradescope results.json or a CSV gradebook. Never hangs.
     Grade(grade::Args),
@@ -33,6 +37,7 @@ impl Command {
         match self {
             Command::Serve(args) => serve::run(args),
             Command::Check(args) => check::run(args),
+            Command::Bench(args) => bench::run(args),
             Command::Grade(args) => grade::run(args),
             Command::Handout(args) => handout::run(args),
             Command::GradescopePackage(args) => gradescope::run(args),

@@ -1,0 +1,184 @@
+//! `cargo lab bench` as a real process: the report against a good server, and each kind of
+//! failure named against a server that fails that way.
+
+use std::net::TcpStream;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use lab_harness::{Behaviour, Config, EchoServer, Mode, ScriptedServer, Step, bind_loopback};
+use predicates::prelude::*;
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+fn bench(addr: &str, extra: &[&str]) -> assert_cmd::assert::Assert {
+    Command::cargo_bin("lab")
+        .unwrap()
+        .args(["bench", "--addr", addr])
+        .args(extra)
+        .timeout(DEADLINE)
+        .assert()
+}
+
+#[test]
+fn bench_reports_rate_latency_and_no_errors_against_the_reference_server() {
+    let server = EchoServer::line();
+    let addr = server.addr().to_string();
+    bench(
+        &addr,
+        &["--connections", "4", "--messages", "50", "--size", "100"],
+    )
+    .code(0)
+    .stdout(predicate::str::contains(format!(
+        "bench {addr} (line mode): 4 connections x 50 messages of 100 bytes"
+    )))
+    .stdout(predicate::str::contains("connected  4 of 4"))
+    .stdout(predicate::str::contains("requests   200 of 200 answered"))
+    .stdout(predicate::str::contains("req/s"))
+    .stdout(
+        predicate::str::is_match(
+            r"latency    p50 \d+\.\d\d ms, p99 \d+\.\d\d ms, max \d+\.\d\d ms",
+        )
+        .unwrap(),
+    )
+    .stdout(predicate::str::contains("errors     none"))
+    .stderr(predicate::str::contains("done: 200/200 answered, 0 errors"));
+    assert_eq!(server.recording().totals().bytes_in, 200 * 100);
+}
+
+#[test]
+fn bench_checks_raw_mode_byte_for_byte() {
+    let server = EchoServer::raw();
+    bench(
+        &server.addr().to_string(),
+        &[
+            "--mode",
+            "raw",
+            "--connections",
+            "3",
+            "--messages",
+            "20",
+            "--size",
+            "3000",
+        ],
+    )
+    .code(0)
+    .stdout(predicate::str::contains("(raw mode)"))
+    .stdout(predicate::str::contains("errors     none"));
+}
+
+#[test]
+fn bench_shows_a_progress_line_while_it_runs() {
+    let server = EchoServer::on_loopback(
+        Config::mode(Mode::Line).behaviour(Behaviour::Delay(Duration::from_millis(100))),
+    );
+    bench(
+        &server.addr().to_string(),
+        &["--connections", "2", "--messages", "5"],
+    )
+    .code(0)
+    .stderr(
+        predicate::str::is_match(r"progress: 2/2 connected, \d+/10 answered, 0 errors").unwrap(),
+    );
+}
+
+#[test]
+fn bench_names_refused_connections() {
+    let port = {
+        let listener = bind_loopback().unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    bench(
+        &format!("127.0.0.1:{port}"),
+        &["--connections", "3", "--messages", "2"],
+    )
+    .code(1)
+    .stdout(predicate::str::contains("connected  0 of 3"))
+    .stdout(predicate::str::contains("errors     3: refused 3"))
+    .stdout(predicate::str::contains(
+        "is the server running on that port?",
+    ));
+}
+
+#[test]
+fn bench_times_out_against_a_server_that_never_answers() {
+    let server = ScriptedServer::silent();
+    bench(
+        &server.addr().to_string(),
+        &["--connections", "2", "--messages", "3", "--timeout", "0.3"],
+    )
+    .code(1)
+    .stdout(predicate::str::contains("errors     2: timed out 2"))
+    .stdout(predicate::str::contains("requests   0 of 6 answered"));
+}
+
+#[test]
+fn bench_catches_a_wrong_echo_and_shows_it() {
+    let server = ScriptedServer::start(vec![Step::ReadLine, Step::send("nope\n"), Step::Hold]);
+    bench(
+        &server.addr().to_string(),
+        &["--connections", "1", "--messages", "3", "--size", "10"],
+    )
+    .code(1)
+    .stdout(predicate::str::contains("mismatched echo 1"))
+    .stdout(predicate::str::contains(r#"got back "nope\n""#));
+}
+
+#[test]
+fn bench_reports_a_server_that_closes_before_answering() {
+    let server = ScriptedServer::start(vec![Step::ReadLine, Step::Close]);
+    bench(
+        &server.addr().to_string(),
+        &["--connections", "2", "--messages", "2"],
+    )
+    .code(1)
+    .stdout(predicate::str::contains("closed early 2"));
+}
+
+#[test]
+fn bench_reports_clients_turned_away_by_a_full_server() {
+    let server = EchoServer::on_loopback(Config {
+        max_connections: Some(1),
+        ..Config::default()
+    });
+    // The one place is taken (and known to be) before the bench starts.
+    let mut holder = TcpStream::connect(server.addr()).unwrap();
+    holder.set_read_timeout(Some(DEADLINE)).unwrap();
+    std::io::Write::write_all(&mut holder, b"mine\n").unwrap();
+    let mut reply = [0u8; 6];
+    std::io::Read::read_exact(&mut holder, &mut reply).unwrap();
+    bench(
+        &server.addr().to_string(),
+        &["--connections", "2", "--messages", "2"],
+    )
+    .code(1)
+    .stdout(predicate::str::contains("server full 2"))
+    .stdout(predicate::str::contains(
+        "server full: 1 connections, try again",
+    ));
+}
+
+#[test]
+fn bench_explains_an_address_without_a_port_in_one_line() {
+    let assert = bench("127.0.0.1", &[])
+        .code(1)
+        .stderr(predicate::str::contains(
+            "has no port: write HOST:PORT, e.g. 127.0.0.1:5151",
+        ));
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn bench_rejects_nonsense_numbers() {
+    for bad in [
+        "--connections=0",
+        "--size=1",
+        "--timeout=-1",
+        "--timeout=0",
+        "--messages=many",
+    ] {
+        bench("127.0.0.1:5151", &[bad])
+            .code(2)
+            .stderr(predicate::str::contains("invalid value"));
+    }
+}
