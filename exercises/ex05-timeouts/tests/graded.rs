@@ -45,7 +45,8 @@ fn ms(millis: u64) -> Duration {
 
 /// A read of a line by the test's own client, to check `read_line_with_timeout` against.
 fn reader_for(port: u16) -> BufReader<TcpStream> {
-    let stream = TcpStream::connect(("127.0.0.1", port)).expect("the test's own connection");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let stream = TcpStream::connect_timeout(&addr, DEADLINE).expect("the test's own connection");
     BufReader::new(stream)
 }
 
@@ -145,7 +146,8 @@ fn connect_with_timeout_rejects_a_zero_timeout_before_connecting() {
     }
     // Then a connection of our own: the server accepts connections in order, so once it has
     // seen ours, it has also seen any that came before.
-    let marker = TcpStream::connect(server.addr()).expect("the test's own connection");
+    let marker =
+        TcpStream::connect_timeout(&server.addr(), DEADLINE).expect("the test's own connection");
     let marker_addr = marker.local_addr().unwrap();
     let seen = server.recording().wait_until(DEADLINE, |all| {
         all.iter().any(|connection| connection.peer == marker_addr)
