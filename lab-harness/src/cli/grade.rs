@@ -135,6 +135,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             limits,
             target_dir: None,
             skeletons_from: None,
+            lean_builds: false,
         };
         let report = lab_harness::grade::grade(&plan, &mut print_progress)?;
         (report, folder_name(&root))

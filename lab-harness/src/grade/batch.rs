@@ -81,6 +81,7 @@ pub fn grade_submission(
         limits: kit.limits,
         target_dir: Some(staging_target(kit.root)),
         skeletons_from: Some(kit.root),
+        lean_builds: true,
     };
     let mut report = grade(&plan, progress)?;
     report.notes.splice(0..0, notes);

@@ -246,6 +246,9 @@ pub struct Plan<'a> {
     /// For a staged copy (see [`stage`]): the kit whose skeletons can be put back to list
     /// the tests of an exercise that does not compile.
     pub skeletons_from: Option<&'a Path>,
+    /// Build without debug information or incremental caches (see [`run::Cargo::lean`]):
+    /// only with a `target_dir` of the grader's own.
+    pub lean_builds: bool,
 }
 
 /// Progress, for a line per exercise while grading runs.
@@ -268,7 +271,10 @@ pub enum Event<'a> {
 /// missing, a folder unreadable); whatever the code under test does gives a report.
 pub fn grade(plan: &Plan, progress: &mut dyn FnMut(Event)) -> anyhow::Result<Report> {
     let started = Instant::now();
-    let cargo = Cargo::new(plan.root, plan.target_dir.clone());
+    let mut cargo = Cargo::new(plan.root, plan.target_dir.clone());
+    if plan.lean_builds {
+        cargo = cargo.lean();
+    }
     let mut notes = Vec::new();
 
     // Compile everything in one cargo run first: on a cold build the exercises then compile

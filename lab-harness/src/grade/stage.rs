@@ -62,7 +62,8 @@ pub fn is_code_under_test(relative: &Path) -> bool {
 }
 
 /// Puts the submission at `submission` into the staged kit at `stage` (already holding the
-/// handout). Returns notes for the report (nothing found, files left out).
+/// handout): each exercise's submitted `src/` files over the skeleton's. Returns notes for the
+/// report (nothing found, files left out).
 pub fn overlay(
     exercises: &[Exercise],
     submission: &Path,
@@ -83,10 +84,9 @@ pub fn overlay(
         if !is_dir {
             continue;
         }
+        // On top of the skeleton, not instead of it: a file the kit provides (a program in
+        // src/bin/ the tests run) stays when a submission leaves it out.
         let to = stage.join("exercises").join(&exercise.folder).join("src");
-        if to.exists() {
-            fs::remove_dir_all(&to).with_context(|| format!("cannot clear {}", to.display()))?;
-        }
         let mut copied = 0;
         copy_submitted(&from, &to, 0, &mut copied, &exercise.folder, &mut notes)
             .with_context(|| format!("cannot copy {}", from.display()))?;
@@ -290,7 +290,7 @@ mod tests {
         let stage = temp.path().join("stage");
         fs::create_dir_all(stage.join("exercises/ex01-raw/src")).unwrap();
         fs::create_dir_all(stage.join("exercises/ex01-raw/tests")).unwrap();
-        fs::write(stage.join("exercises/ex01-raw/src/old.rs"), "").unwrap();
+        fs::write(stage.join("exercises/ex01-raw/src/provided.rs"), "").unwrap();
         fs::write(stage.join("exercises/ex01-raw/tests/graded.rs"), "// kit").unwrap();
 
         let notes = overlay(&exercises, &temp.path().join("sub"), &stage).unwrap();
@@ -300,7 +300,10 @@ mod tests {
             "// mine"
         );
         assert!(staged.join("src/nested/more.rs").is_file());
-        assert!(!staged.join("src/old.rs").exists());
+        assert!(
+            staged.join("src/provided.rs").is_file(),
+            "the kit's own file stays"
+        );
         assert!(!staged.join("src/secret.rs").exists());
         assert!(!staged.join("src/big.rs").exists());
         assert_eq!(
