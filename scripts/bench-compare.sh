@@ -22,7 +22,7 @@ LOADS=${LOADS:-"1:20000 50:2000 1000:100"}
 work=$(mktemp -d)
 pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in ${pids[@]+"${pids[@]}"}; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"
 }
@@ -32,8 +32,8 @@ echo "building (release)..." >&2
 cargo build --release --quiet -p lab-harness --bin lab -p bench-peers --bin tokio-echo
 lab=target/release/lab
 
-# start NAME COMMAND...: starts a server, waits (10 s at most) for its listening line.
-declare -A addr
+# start NAME COMMAND...: starts a server, waits (10 s at most) for its listening line, and
+# sets addr_NAME to its address (plain variables: macOS still ships bash 3.2).
 start() {
   local name=$1
   shift
@@ -41,7 +41,7 @@ start() {
   pids+=($!)
   for _ in $(seq 100); do
     if grep -q '^listening on ' "$work/$name.out" 2>/dev/null; then
-      addr[$name]=$(awk '/^listening on /{print $3; exit}' "$work/$name.out")
+      printf -v "addr_$name" '%s' "$(awk '/^listening on /{print $3; exit}' "$work/$name.out")"
       return
     fi
     sleep 0.1
@@ -56,7 +56,7 @@ start lab "$lab" serve --port 0 --mode "$MODE" --quiet --max-connections 5000
 start tokio target/release/tokio-echo --mode "$MODE"
 start asyncio python3 scripts/asyncio_echo.py --mode "$MODE"
 
-echo "machine: $(nproc) cores, $(uname -sr); load before: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime)" >&2
+echo "machine: $(getconf _NPROCESSORS_ONLN) cores, $(uname -sr); load before: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime)" >&2
 results="$work/results.tsv"
 for run in $(seq "$RUNS"); do
   for load in $LOADS; do
@@ -65,7 +65,8 @@ for run in $(seq "$RUNS"); do
     for server in lab tokio asyncio; do
       out="$work/bench.out"
       status=0
-      "$lab" bench --addr "${addr[$server]}" --connections "$connections" \
+      addr_var="addr_$server"
+      "$lab" bench --addr "${!addr_var}" --connections "$connections" \
         --messages "$messages" --size "$SIZE" --mode "$MODE" --timeout 10 --time-limit 120 \
         >"$out" 2>/dev/null || status=$?
       rps=$(awk '/^requests/{for (i = 1; i <= NF; i++) if ($i == "req/s") print $(i - 1)}' "$out")
