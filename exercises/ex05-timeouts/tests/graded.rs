@@ -418,7 +418,8 @@ fn scan_ports_probes_ports_at_the_same_time() {
     );
     assert!(
         elapsed >= timeout * 9 / 10,
-        "scan_ports reported {SILENT} ports as Filtered after {elapsed:.0?}, before the timeout          of {timeout:?} was up: pass the timeout on unchanged"
+        "scan_ports reported {SILENT} ports as Filtered after {elapsed:.0?}, before the timeout \
+         of {timeout:?} was up: pass the timeout on unchanged"
     );
     drop(silent);
 }
