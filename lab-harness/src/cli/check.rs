@@ -10,6 +10,8 @@ use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use lab_harness::grade::run::first_compile_error;
+use lab_harness::grade::test_targets;
 use lab_harness::libtest::{self, Outcome, TestCase};
 use lab_harness::process::{Finished, run_with_limit};
 use lab_harness::workspace::{self, Exercise};
@@ -121,11 +123,9 @@ fn check_exercise(root: &Path, exercise: &Exercise) -> anyhow::Result<Report> {
 }
 
 fn graded_targets(exercise: &Exercise) -> Vec<String> {
-    exercise
-        .tests
-        .iter()
-        .filter_map(|path| path.file_stem()?.to_str())
-        .flat_map(|stem| ["--test".to_string(), stem.to_string()])
+    test_targets(exercise)
+        .into_iter()
+        .flat_map(|stem| ["--test".to_string(), stem])
         .collect()
 }
 
@@ -156,12 +156,8 @@ fn compile_error(run: &Finished) -> Option<String> {
     if !run.stderr.contains("could not compile") {
         return None;
     }
-    let first = run
-        .stderr
-        .lines()
-        .find(|line| line.contains("error"))
-        .unwrap_or("(no message)");
-    Some(first.trim().to_string())
+    // Read as the grader reads it (a warning that mentions "error" is not the error).
+    Some(first_compile_error(&run.stderr).unwrap_or_else(|| "(no message)".to_string()))
 }
 
 fn report_warnings(

@@ -29,7 +29,7 @@ pub mod stage;
 pub mod table;
 pub mod zip;
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -277,20 +277,21 @@ pub fn grade(plan: &Plan, progress: &mut dyn FnMut(Event)) -> anyhow::Result<Rep
     }
     let mut notes = Vec::new();
 
-    // Compile everything in one cargo run first: on a cold build the exercises then compile
-    // in parallel. Exercises are grouped by their graded test file names.
-    let mut groups: BTreeMap<Vec<String>, Vec<&str>> = BTreeMap::new();
+    // Compile everything in one cargo run first, so that the exercises compile in parallel.
+    // Cargo builds each `--test NAME` in the packages that have it.
+    let mut packages = Vec::new();
+    let mut all_targets = BTreeSet::new();
     for exercise in plan.exercises {
         if let Some(package) = package_of(exercise, plan.graded) {
-            groups.entry(targets(exercise)).or_default().push(package);
+            packages.push(package);
+            all_targets.extend(test_targets(exercise));
         }
     }
     progress(Event::Building {
         exercises: plan.exercises.len(),
     });
-    for (targets, packages) in &groups {
-        cargo.prebuild(packages, targets, plan.limits.build);
-    }
+    let all_targets: Vec<String> = all_targets.into_iter().collect();
+    cargo.prebuild(&packages, &all_targets, plan.limits.build);
 
     let mut results = Vec::new();
     let count = plan.exercises.len();
@@ -323,8 +324,9 @@ fn package_of(exercise: &Exercise, graded: Graded) -> Option<&str> {
     }
 }
 
-/// The cargo test targets of an exercise: its graded test files' names.
-fn targets(exercise: &Exercise) -> Vec<String> {
+/// The cargo test targets of an exercise: its graded test files' names (`graded` for
+/// `tests/graded.rs`).
+pub fn test_targets(exercise: &Exercise) -> Vec<String> {
     exercise
         .tests
         .iter()
@@ -340,7 +342,7 @@ fn grade_exercise(
 ) -> anyhow::Result<ExerciseResult> {
     let started = Instant::now();
     let max_points = plan.config.points(exercise);
-    let targets = targets(exercise);
+    let targets = test_targets(exercise);
     let mut result = ExerciseResult {
         id: exercise.id().to_string(),
         folder: exercise.folder.clone(),
