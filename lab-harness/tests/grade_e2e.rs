@@ -38,6 +38,35 @@ fn the_grader_reports_every_outcome_and_always_finishes() {
     eprintln!("planted answers graded at {:?}", started.elapsed());
 }
 
+/// Exit codes: non-zero with one line only when the grader itself cannot run.
+#[test]
+fn the_grader_fails_with_one_line_only_when_it_cannot_run() {
+    let kit = kit_root();
+    for (args, expected) in [
+        (
+            vec!["grade", "--only", "ex99"],
+            "no exercise `ex99` in this kit",
+        ),
+        (
+            vec!["grade", "--batch", "/nonexistent/submissions"],
+            "cannot read /nonexistent/submissions",
+        ),
+        (
+            vec!["grade", "--batch", ".", "--format", "gradescope"],
+            "--batch writes csv, json or table",
+        ),
+    ] {
+        let output = lab(&kit, &args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(expected),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+}
+
 fn skeletons_are_not_started(kit: &Path, ids: &[String], out: &Path) {
     let json = out.join("skeletons.json");
     let output = lab(

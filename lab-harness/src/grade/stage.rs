@@ -78,10 +78,12 @@ pub fn overlay(
         );
         return Ok(notes);
     };
+    let real_dir = |path: &Path| fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
     for exercise in exercises {
-        let from = found.join(&exercise.folder).join("src");
-        let is_dir = fs::symlink_metadata(&from).is_ok_and(|m| m.is_dir());
-        if !is_dir {
+        // Both levels must be real folders: a symbolic link could point anywhere.
+        let folder = found.join(&exercise.folder);
+        let from = folder.join("src");
+        if !real_dir(&folder) || !real_dir(&from) {
             continue;
         }
         // On top of the skeleton, not instead of it: a file the kit provides (a program in
@@ -311,5 +313,26 @@ mod tests {
             "// kit"
         );
         assert_eq!(notes.len(), 2, "{notes:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_exercise_folder_that_is_a_link_is_not_followed() {
+        let exercises = [exercise("ex01-raw")];
+        let temp = TempDir::new("stage-test").unwrap();
+        let elsewhere = temp.path().join("elsewhere");
+        fs::create_dir_all(elsewhere.join("src")).unwrap();
+        fs::write(elsewhere.join("src/lib.rs"), "// someone else's").unwrap();
+        fs::create_dir_all(temp.path().join("sub/exercises")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, temp.path().join("sub/exercises/ex01-raw")).unwrap();
+        let stage = temp.path().join("stage");
+        fs::create_dir_all(stage.join("exercises/ex01-raw/src")).unwrap();
+        fs::write(stage.join("exercises/ex01-raw/src/lib.rs"), "// skeleton").unwrap();
+
+        overlay(&exercises, &temp.path().join("sub"), &stage).unwrap();
+        assert_eq!(
+            fs::read_to_string(stage.join("exercises/ex01-raw/src/lib.rs")).unwrap(),
+            "// skeleton"
+        );
     }
 }
