@@ -110,6 +110,11 @@ pub struct Config {
     /// Line mode: close a connection whose line is not finished this long after its first
     /// byte. The idle timeout alone cannot do this: a client sending one byte a second
     /// ("slowloris") is never idle, yet never finishes a line.
+    ///
+    /// A deadline per line rather than a minimum rate (bytes per second): it is one number an
+    /// instructor can explain and a test can check, it never cuts off a slow but steady client
+    /// between lines (a student typing in `nc` is idle, not slow), and it bounds how long any
+    /// one unfinished line holds its buffer, however the bytes are spread over time.
     pub line_timeout: Option<Duration>,
     /// Past this many open connections, a new client gets one line ("server full: …") and
     /// is closed; the others are unaffected.
