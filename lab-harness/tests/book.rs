@@ -22,7 +22,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use lab_harness::process::run_with_limit;
+use lab_harness::process::run_watched;
 use lab_harness::workspace;
 
 // ---------------------------------------------------------------------------------------------
@@ -621,14 +621,14 @@ impl Cli {
 fn help(args: &[&str]) -> String {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lab"));
     command.args(args).arg("--help");
-    let finished = run_with_limit(command, Duration::from_secs(30)).expect("running `lab --help`");
+    let finished = run_watched(command, Duration::from_secs(30)).expect("running `lab --help`");
     assert!(
-        finished.success(),
+        finished.status.is_some_and(|status| status.success()),
         "`lab {} --help` failed: {}",
         args.join(" "),
         finished.stderr
     );
-    finished.stdout
+    finished.stdout()
 }
 
 /// The subcommands listed under `Commands:` in clap's help.

@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use lab_harness::grade::run::first_compile_error;
 use lab_harness::grade::test_targets;
 use lab_harness::libtest::{self, Outcome, TestCase};
-use lab_harness::process::{Finished, run_with_limit};
+use lab_harness::process::{Watched, run_watched};
 use lab_harness::workspace::{self, Exercise};
 
 /// A cold build of the workspace takes a few minutes on a small machine; a test run that is
@@ -93,7 +93,7 @@ fn check_exercise(root: &Path, exercise: &Exercise) -> anyhow::Result<Report> {
 
     // The skeleton, graded test files only (doc-tests are not graded).
     let skeleton = cargo_test(root, &exercise.package, &graded_targets(exercise))?;
-    let skeleton_cases = libtest::parse(&skeleton.stdout);
+    let skeleton_cases = libtest::parse(&skeleton.stdout());
     if let Some(error) = compile_error(&skeleton) {
         report
             .problems
@@ -115,7 +115,7 @@ fn check_exercise(root: &Path, exercise: &Exercise) -> anyhow::Result<Report> {
                     .push(format!("the solution does not compile: {error}"));
             } else {
                 report_warnings(&mut report, "solution", &run, root, exercise);
-                check_solution_cases(&mut report, &libtest::parse(&run.stdout), &skeleton_cases);
+                check_solution_cases(&mut report, &libtest::parse(&run.stdout()), &skeleton_cases);
             }
         }
     }
@@ -129,7 +129,7 @@ fn graded_targets(exercise: &Exercise) -> Vec<String> {
         .collect()
 }
 
-fn cargo_test(root: &Path, package: &str, extra: &[String]) -> anyhow::Result<Finished> {
+fn cargo_test(root: &Path, package: &str, extra: &[String]) -> anyhow::Result<Watched> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -143,16 +143,16 @@ fn cargo_test(root: &Path, package: &str, extra: &[String]) -> anyhow::Result<Fi
             "short",
         ])
         .args(extra);
-    let finished = run_with_limit(command, CARGO_LIMIT)
+    let finished = run_watched(command, CARGO_LIMIT)
         .with_context(|| format!("cannot run cargo test -p {package}"))?;
-    if finished.timed_out() {
+    if finished.killed() {
         bail!("cargo test -p {package} did not finish within {CARGO_LIMIT:?}");
     }
     Ok(finished)
 }
 
 /// The first compiler error, if the build failed.
-fn compile_error(run: &Finished) -> Option<String> {
+fn compile_error(run: &Watched) -> Option<String> {
     if !run.stderr.contains("could not compile") {
         return None;
     }
@@ -163,7 +163,7 @@ fn compile_error(run: &Finished) -> Option<String> {
 fn report_warnings(
     report: &mut Report,
     what: &str,
-    run: &Finished,
+    run: &Watched,
     root: &Path,
     exercise: &Exercise,
 ) {

@@ -15,7 +15,6 @@
 //!   Gradescope autograder ([`zip`]).
 
 pub mod batch;
-mod child;
 pub mod config;
 pub mod csv;
 pub mod gradescope;

@@ -22,8 +22,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use super::Status;
-use super::child::{Watched, run_watched};
 use crate::libtest::{self, Outcome, TestCase};
+use crate::process::{Watched, run_watched};
 
 /// More test threads than this and tests wait for a free one (then a test with no result at
 /// the limit may have been waiting rather than hung).
