@@ -1,79 +1,15 @@
 //! `cargo lab serve` as a real process: the listening line, echoing for real peers (our own
 //! client, Python, `nc`, `socat`), and the one-line errors for a busy port or a bad value.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::process::{Child, ChildStderr, Command, Stdio};
-use std::sync::mpsc;
-use std::thread;
-use std::time::Duration;
+mod serve_support;
 
-use assert_cmd::cargo::cargo_bin;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::process::{Command, Stdio};
+
 use lab_harness::{bind_loopback, show_bytes};
 use predicates::prelude::*;
-
-const DEADLINE: Duration = Duration::from_secs(10);
-
-/// A `lab serve --port 0 …` child process, killed when dropped.
-struct Serve {
-    child: Child,
-    addr: SocketAddr,
-    first_line: String,
-}
-
-impl Serve {
-    fn start(extra: &[&str]) -> Serve {
-        let mut child = Command::new(cargo_bin("lab"))
-            .args(["serve", "--port", "0"])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting `lab serve`");
-        let stdout = child.stdout.take().unwrap();
-        let (line_tx, line_rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = line_tx.send(line);
-        });
-        let first_line = line_rx
-            .recv_timeout(DEADLINE)
-            .expect("`lab serve` printed no line within the deadline");
-        let addr = first_line
-            .strip_prefix("listening on ")
-            .and_then(|rest| rest.split(' ').next())
-            .and_then(|addr| addr.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line: {first_line:?}"));
-        Serve {
-            child,
-            addr,
-            first_line: first_line.trim_end().to_string(),
-        }
-    }
-
-    fn connect(&self) -> TcpStream {
-        let stream = TcpStream::connect_timeout(&self.addr, DEADLINE).expect("connecting");
-        stream.set_read_timeout(Some(DEADLINE)).unwrap();
-        stream
-    }
-
-    /// Everything the server wrote on stderr, once it has exited.
-    fn stderr_after_exit(&mut self) -> String {
-        let mut text = String::new();
-        let stderr: &mut ChildStderr = self.child.stderr.as_mut().unwrap();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use serve_support::{DEADLINE, Serve};
 
 /// Sends `data`, half-closes, and returns everything until the server closes.
 fn exchange(mut stream: TcpStream, data: &[u8]) -> Vec<u8> {
@@ -162,15 +98,14 @@ fn serve_rejects_a_port_that_is_not_a_number_in_range() {
 
 #[test]
 fn serve_logs_each_connection_on_stderr() {
-    let mut server = Serve::start(&[]);
+    let server = Serve::start(&[]);
     let client = server.connect();
     let local = client.local_addr().unwrap();
     assert_eq!(exchange(client, b"hi\n"), b"hi\r\n");
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
-    let log = server.stderr_after_exit();
+    let logged = server.wait_for_log(&format!("{local} closed"), DEADLINE);
+    let log = server.log();
     assert!(
-        log.contains(&format!("{local} connected")) && log.contains(&format!("{local} closed")),
+        logged && log.contains(&format!("{local} connected")),
         "expected an opened and a closed line for {local}:\n{log}"
     );
 }
@@ -181,20 +116,17 @@ fn serve_stops_cleanly_on_sigterm_with_a_summary() {
     let mut server = Serve::start(&[]);
     assert_eq!(exchange(server.connect(), b"one\n"), b"one\r\n");
     let idle = server.connect(); // still open when the server is told to stop
-    let status = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let status = wait_with_deadline(&mut server.child);
-    let log = server.stderr_after_exit();
+    server.terminate();
+    let status = server.wait_exit(DEADLINE);
+    let log = server.log();
     assert!(
-        status.success(),
-        "exit status {status} after SIGTERM; log:\n{log}"
+        status.is_some_and(|status| status.success()),
+        "exit status {status:?} after SIGTERM; log:\n{log}"
     );
     assert!(
-        log.contains("stopped: served 2 connections"),
-        "no summary line:\n{log}"
+        server.wait_for_log("stopped: served 2 connections", DEADLINE),
+        "no summary line:\n{}",
+        server.log()
     );
     // The idle client was closed by the server, not left hanging.
     let mut buffer = [0; 16];
@@ -205,27 +137,6 @@ fn serve_stops_cleanly_on_sigterm_with_a_summary() {
         matches!(read, Ok(0)),
         "the idle client should read end-of-file once the server stopped, got {read:?}"
     );
-}
-
-/// Waits for the child to exit; kills it (and fails) if it is still running at the deadline.
-#[cfg(unix)]
-fn wait_with_deadline(child: &mut Child) -> std::process::ExitStatus {
-    let pid = child.id().to_string();
-    let (exited, exit_seen) = mpsc::channel::<()>();
-    let watchdog = thread::spawn(move || {
-        let expired = exit_seen.recv_timeout(DEADLINE).is_err();
-        if expired {
-            let _ = Command::new("kill").args(["-KILL", &pid]).status();
-        }
-        expired
-    });
-    let status = child.wait().expect("waiting for the server");
-    let _ = exited.send(());
-    assert!(
-        !watchdog.join().unwrap(),
-        "the server did not exit within {DEADLINE:?} after SIGTERM"
-    );
-    status
 }
 
 /// Real peers must interoperate. On CI they are installed (see .ci/run) and required; on a

@@ -21,6 +21,8 @@ pub const DEADLINE: Duration = Duration::from_secs(10);
 pub struct Serve {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The first line on stdout, without its line ending: `listening on ADDR (… mode)`.
+    pub first_line: String,
     log: Arc<(Mutex<String>, Condvar)>,
 }
 
@@ -62,7 +64,12 @@ impl Serve {
             .and_then(|rest| rest.split(' ').next())
             .and_then(|addr| addr.parse().ok())
             .unwrap_or_else(|| panic!("unexpected first line: {first:?}"));
-        Serve { child, addr, log }
+        Serve {
+            child,
+            addr,
+            first_line: first.trim_end().to_string(),
+            log,
+        }
     }
 
     /// A connected client with read and write timeouts.
