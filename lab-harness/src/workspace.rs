@@ -85,24 +85,35 @@ pub fn exercises(root: &Path) -> io::Result<Vec<Exercise>> {
     Ok(found)
 }
 
-/// The `name` of a manifest's `[package]` section (a small reader: no TOML crate needed for
-/// one key).
+/// The `name` of a manifest's `[package]` section.
 pub fn package_name(manifest: &Path) -> io::Result<String> {
     let text = fs::read_to_string(manifest)?;
+    package_key(&text, "name").ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} has no [package] name", manifest.display()),
+        )
+    })
+}
+
+/// A string value of a manifest's `[package]` section, e.g. its `description`.
+pub fn package_value(manifest: &Path, key: &str) -> Option<String> {
+    package_key(&fs::read_to_string(manifest).ok()?, key)
+}
+
+/// A small reader for `key = "value"` lines of `[package]`: no TOML crate for a few keys.
+fn package_key(manifest: &str, key: &str) -> Option<String> {
     let mut in_package = false;
-    for line in text.lines() {
+    for line in manifest.lines() {
         let line = line.trim();
         if line.starts_with('[') {
             in_package = line == "[package]";
         } else if in_package
-            && let Some(value) = line.strip_prefix("name").map(str::trim_start)
-            && let Some(value) = value.strip_prefix('=')
+            && let Some((k, v)) = line.split_once('=')
+            && k.trim() == key
         {
-            return Ok(value.trim().trim_matches('"').to_string());
+            return Some(v.trim().trim_matches('"').to_string());
         }
     }
-    Err(io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!("{} has no [package] name", manifest.display()),
-    ))
+    None
 }

@@ -14,7 +14,7 @@ use lab_harness::grade::run::first_compile_error;
 use lab_harness::grade::test_targets;
 use lab_harness::libtest::{self, Outcome, TestCase};
 use lab_harness::process::{Watched, run_watched};
-use lab_harness::workspace::{self, Exercise};
+use lab_harness::workspace::Exercise;
 
 /// A cold build of the workspace takes a few minutes on a small machine; a test run that is
 /// still going after this long is hung.
@@ -28,18 +28,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let root = kit_root()?;
-    let mut exercises = workspace::exercises(&root)
-        .with_context(|| format!("cannot list {}", root.join("exercises").display()))?;
-    if !args.only.is_empty() {
-        exercises.retain(|e| args.only.iter().any(|id| id == e.id() || *id == e.folder));
-    }
-    if exercises.is_empty() {
-        bail!(
-            "no exercises found under {}",
-            root.join("exercises").display()
-        );
-    }
+    let (root, all) = super::kit()?;
+    let exercises = super::select(&all, &args.only)?;
 
     let mut broken = 0;
     for exercise in &exercises {
@@ -65,15 +55,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         Ok(ExitCode::FAILURE)
     }
-}
-
-/// The kit's root: the current folder or one above it; else the folder this binary was
-/// built from.
-pub fn kit_root() -> anyhow::Result<std::path::PathBuf> {
-    let here = std::env::current_dir()?;
-    workspace::find_root(&here)
-        .or_else(|| workspace::find_root(Path::new(env!("CARGO_MANIFEST_DIR"))))
-        .context("not inside the netlab kit (no Cargo.toml with an exercises/ folder found)")
 }
 
 #[derive(Default)]

@@ -16,9 +16,6 @@ use lab_harness::grade::batch::{self, BatchEvent, Kit, Submission};
 use lab_harness::grade::csv::{self, Column};
 use lab_harness::grade::json::{self, Json};
 use lab_harness::grade::{Config, Event, Graded, Limits, Plan, gradescope, junit, table};
-use lab_harness::workspace::{self, Exercise};
-
-use super::check::kit_root;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -59,31 +56,8 @@ enum Format {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let root = kit_root()?;
-    let all = workspace::exercises(&root)
-        .with_context(|| format!("cannot list {}", root.join("exercises").display()))?;
-    if all.is_empty() {
-        bail!(
-            "no exercises found under {}",
-            root.join("exercises").display()
-        );
-    }
-    for id in &args.only {
-        if !all.iter().any(|e| e.id() == id || e.folder == *id) {
-            let ids: Vec<&str> = all.iter().map(Exercise::id).collect();
-            bail!(
-                "no exercise `{id}` in this kit (exercises: {})",
-                ids.join(", ")
-            );
-        }
-    }
-    let selected: Vec<Exercise> = all
-        .iter()
-        .filter(|e| {
-            args.only.is_empty() || args.only.iter().any(|id| id == e.id() || *id == e.folder)
-        })
-        .cloned()
-        .collect();
+    let (root, all) = super::kit()?;
+    let selected = super::select(&all, &args.only)?;
     let config = Config::load(&root, &all)?;
     let limits = Limits {
         per_exercise: Duration::from_secs(args.timeout_per_exercise),

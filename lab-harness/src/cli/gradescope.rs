@@ -9,9 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use lab_harness::grade::package::{self, Options};
-use lab_harness::workspace::{self, Exercise};
-
-use super::check::kit_root;
+use lab_harness::workspace::Exercise;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -31,15 +29,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let root = kit_root()?;
-    let exercises = workspace::exercises(&root)
-        .with_context(|| format!("cannot list {}", root.join("exercises").display()))?;
-    if exercises.is_empty() {
-        bail!(
-            "no exercises found under {}",
-            root.join("exercises").display()
-        );
-    }
+    let (root, exercises) = super::kit()?;
     for id in &args.only {
         if !exercises.iter().any(|e| e.id() == id || e.folder == *id) {
             let ids: Vec<&str> = exercises.iter().map(Exercise::id).collect();

@@ -9,9 +9,6 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use lab_harness::grade::{handout, stage};
-use lab_harness::workspace;
-
-use super::check::kit_root;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -21,15 +18,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let root = kit_root()?;
-    let exercises = workspace::exercises(&root)
-        .with_context(|| format!("cannot list {}", root.join("exercises").display()))?;
-    if exercises.is_empty() {
-        bail!(
-            "no exercises found under {}",
-            root.join("exercises").display()
-        );
-    }
+    let (root, exercises) = super::kit()?;
     let occupied = fs::read_dir(&args.out).is_ok_and(|mut entries| entries.next().is_some());
     if occupied {
         bail!(

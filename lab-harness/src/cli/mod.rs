@@ -7,7 +7,11 @@ mod gradescope;
 mod handout;
 mod serve;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use lab_harness::workspace::{self, Exercise};
 
 use clap::Parser;
 
@@ -43,4 +47,40 @@ impl Command {
             Command::GradescopePackage(args) => gradescope::run(args),
         }
     }
+}
+
+/// The kit's root folder and every exercise in it: the current folder or one above it, else
+/// the folder this binary was built from. An error when there is no exercise at all.
+pub fn kit() -> anyhow::Result<(PathBuf, Vec<Exercise>)> {
+    let here = std::env::current_dir()?;
+    let root = workspace::find_root(&here)
+        .or_else(|| workspace::find_root(Path::new(env!("CARGO_MANIFEST_DIR"))))
+        .context("not inside the netlab kit (no Cargo.toml with an exercises/ folder found)")?;
+    let exercises = workspace::exercises(&root)
+        .with_context(|| format!("cannot list {}", root.join("exercises").display()))?;
+    if exercises.is_empty() {
+        bail!(
+            "no exercises found under {}",
+            root.join("exercises").display()
+        );
+    }
+    Ok((root, exercises))
+}
+
+/// The exercises named by `--only` (an id like `ex03` or a folder name), or all of them when
+/// it is empty. An unknown name is an error that lists the kit's exercises.
+pub fn select(all: &[Exercise], only: &[String]) -> anyhow::Result<Vec<Exercise>> {
+    let named = |e: &Exercise, id: &String| id == e.id() || *id == e.folder;
+    if let Some(unknown) = only.iter().find(|id| !all.iter().any(|e| named(e, id))) {
+        let ids: Vec<&str> = all.iter().map(Exercise::id).collect();
+        bail!(
+            "no exercise `{unknown}` in this kit (exercises: {})",
+            ids.join(", ")
+        );
+    }
+    Ok(all
+        .iter()
+        .filter(|e| only.is_empty() || only.iter().any(|id| named(e, id)))
+        .cloned()
+        .collect())
 }

@@ -210,7 +210,8 @@ pub fn student_readme(exercises: &[Exercise]) -> String {
     let mut rows = String::new();
     for exercise in exercises {
         let about =
-            manifest_value(&exercise.dir.join("Cargo.toml"), "description").unwrap_or_default();
+            crate::workspace::package_value(&exercise.dir.join("Cargo.toml"), "description")
+                .unwrap_or_default();
         rows.push_str(&format!("| `{}` | {about} |\n", exercise.folder));
     }
     let first = exercises.first().map_or("ex01", |e| e.id());
@@ -272,25 +273,6 @@ files come from your instructor's copy of the kit, so changing them changes noth
 code may use the standard library only.
 "
     )
-}
-
-/// A string value of a manifest's `[package]` table (a small reader, like
-/// [`crate::workspace::package_name`]).
-pub fn manifest_value(manifest: &Path, key: &str) -> Option<String> {
-    let text = fs::read_to_string(manifest).ok()?;
-    let mut in_package = false;
-    for line in text.lines() {
-        let line = line.trim();
-        if line.starts_with('[') {
-            in_package = line == "[package]";
-        } else if in_package
-            && let Some((k, v)) = line.split_once('=')
-            && k.trim() == key
-        {
-            return Some(v.trim().trim_matches('"').to_string());
-        }
-    }
-    None
 }
 
 /// True for a relative path made of plain names only (no `..`, no root).
