@@ -177,7 +177,9 @@ fn bench_rejects_nonsense_numbers() {
         "--timeout=0",
         "--messages=many",
     ] {
-        bench("127.0.0.1:5151", &[bad])
+        // Rejected before any connection; the address is a real, idle one all the same.
+        let idle = lab_harness::bind_loopback().unwrap();
+        bench(&idle.local_addr().unwrap().to_string(), &[bad])
             .code(2)
             .stderr(predicate::str::contains("invalid value"));
     }

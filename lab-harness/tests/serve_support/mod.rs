@@ -107,18 +107,23 @@ impl Serve {
         assert!(status.success(), "kill -TERM failed: {status}");
     }
 
-    /// Waits for the child to exit, up to `limit`.
+    /// Waits for the child to exit, up to `limit`; past it, kills it and returns `None`.
+    /// (A blocking wait guarded by a watchdog thread: no polling.)
+    #[cfg(unix)]
     pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("waiting for `lab serve`") {
-                return Some(status);
+        let pid = self.child.id().to_string();
+        let (exited, exit_seen) = mpsc::channel::<()>();
+        let watchdog = thread::spawn(move || {
+            let expired = exit_seen.recv_timeout(limit).is_err();
+            if expired {
+                let _ = Command::new("kill").args(["-s", "KILL", &pid]).status();
             }
-            if started.elapsed() > limit {
-                return None;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
+            expired
+        });
+        let status = self.child.wait().expect("waiting for `lab serve`");
+        let _ = exited.send(());
+        let expired = watchdog.join().expect("the exit watchdog");
+        (!expired).then_some(status)
     }
 }
 
