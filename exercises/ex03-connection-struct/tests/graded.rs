@@ -37,6 +37,19 @@ fn connect(port: u16) -> Connection {
         .unwrap_or_else(|error| panic!("Connection::connect to 127.0.0.1 port {port}: {error}"))
 }
 
+/// Connects to `server`, sends "hi" and returns the first response, within the deadline.
+fn say_hi_and_receive(server: &ScriptedServer) -> std::io::Result<String> {
+    let port = server.port();
+    Watchdog::new(DEADLINE)
+        .hint(NO_ANSWER)
+        .watch(server.recording())
+        .run(move || {
+            let mut connection = connect(port);
+            connection.send_message("hi").expect("send_message failed");
+            connection.receive_response()
+        })
+}
+
 #[test]
 fn a_whole_conversation_with_the_line_server() {
     let server = EchoServer::line();
@@ -196,16 +209,7 @@ fn receive_response_returns_the_line_without_its_ending(
     #[case] expected: &'static str,
 ) {
     let server = ScriptedServer::start(vec![Step::ReadLine, Step::send(sent), Step::Hold]);
-    let port = server.port();
-    let got = Watchdog::new(DEADLINE)
-        .hint(NO_ANSWER)
-        .watch(server.recording())
-        .run(move || {
-            let mut connection = connect(port);
-            connection.send_message("hi").expect("send_message failed");
-            connection.receive_response()
-        })
-        .expect("receive_response failed");
+    let got = say_hi_and_receive(&server).expect("receive_response failed");
     assert_eq!(
         got,
         expected,
@@ -265,16 +269,7 @@ fn receive_response_collects_a_line_that_arrives_in_pieces() {
         Step::send_in_pieces(line, 3, pause(20)),
         Step::Hold,
     ]);
-    let port = server.port();
-    let got = Watchdog::new(DEADLINE)
-        .hint(NO_ANSWER)
-        .watch(server.recording())
-        .run(move || {
-            let mut connection = connect(port);
-            connection.send_message("hi").expect("send_message failed");
-            connection.receive_response()
-        })
-        .expect("receive_response failed");
+    let got = say_hi_and_receive(&server).expect("receive_response failed");
     assert_eq!(
         got,
         "HELLO, WORLD",
@@ -323,15 +318,7 @@ fn receive_response_reports_bytes_that_are_not_utf8_as_invalid_data() {
     // "café" in Latin-1: the é is the single byte 0xE9, which is not valid UTF-8.
     let sent = b"caf\xe9\r\n";
     let server = ScriptedServer::start(vec![Step::ReadLine, Step::send(sent), Step::Hold]);
-    let port = server.port();
-    let result = Watchdog::new(DEADLINE)
-        .hint(NO_ANSWER)
-        .watch(server.recording())
-        .run(move || {
-            let mut connection = connect(port);
-            connection.send_message("hi").expect("send_message failed");
-            connection.receive_response()
-        });
+    let result = say_hi_and_receive(&server);
     match result {
         Err(error) => assert_eq!(
             error.kind(),
