@@ -29,7 +29,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "building (release)..." >&2
-cargo build --release --quiet -p lab-harness --bin lab -p bench-peers --bin tokio-echo
+cargo build --release --quiet -p lab-cli --bin lab -p bench-peers --bin tokio-echo
 lab=target/release/lab
 
 # start NAME COMMAND...: starts a server, waits (10 s at most) for its listening line, and

@@ -586,7 +586,7 @@ error: could not compile `ex01` (lib) due to 2 previous errors
             classify(&case(&panicked("not yet implemented: connect"))),
             Some((Status::NotStarted, "not yet implemented: connect".into()))
         );
-        let expired = format!("{} after 1s: did you flush?", crate::DEADLINE_EXPIRED);
+        let expired = format!("{} after 1s: did you flush?", lab_harness::DEADLINE_EXPIRED);
         assert_eq!(
             classify(&case(&panicked(&expired))).unwrap().0,
             Status::TimedOut

@@ -29,9 +29,9 @@ impl TestCase {
         self.outcome == Outcome::Failed && self.output.contains("not yet implemented")
     }
 
-    /// Failed because a [`crate::Watchdog`] deadline passed.
+    /// Failed because a [`lab_harness::Watchdog`] deadline passed.
     pub fn timed_out(&self) -> bool {
-        self.outcome == Outcome::Failed && self.output.contains(crate::DEADLINE_EXPIRED)
+        self.outcome == Outcome::Failed && self.output.contains(lab_harness::DEADLINE_EXPIRED)
     }
 
     /// The line of the output that says what went wrong: the panic message after

@@ -141,8 +141,8 @@ fn solutions_score_full_marks(kit: &Path, ids: &[String], out: &Path) {
         "the solutions must pass everything: {failed:#?}"
     );
     let max: f64 = tests.iter().map(|t| t["max_score"].as_f64().unwrap()).sum();
-    let exercises = lab_harness::workspace::exercises(kit).unwrap();
-    let config = lab_harness::grade::Config::load(kit, &exercises).unwrap();
+    let exercises = lab_cli::workspace::exercises(kit).unwrap();
+    let config = lab_cli::grade::Config::load(kit, &exercises).unwrap();
     let expected_max: f64 = exercises.iter().map(|e| config.points(e).as_f64()).sum();
     assert_eq!(exercises.len(), ids.len());
     assert!((max - expected_max).abs() < 1e-6, "{max} of {expected_max}");

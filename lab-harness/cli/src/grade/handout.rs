@@ -2,7 +2,7 @@
 //! submission ([`super::stage`]) and of the Gradescope package ([`super::package`]).
 //!
 //! It is the kit without what students must not have or do not need: no `solutions/`, no
-//! kit CI (`.ci/`), no harness self-tests (`lab-harness/tests/`, which grade the solutions),
+//! kit CI (`.ci/`), no self-tests of the `lab` command (`lab-harness/cli/tests/`, which grade the solutions),
 //! no developers' guide. The root `Cargo.toml` drops `solutions/*` from the workspace and
 //! makes the exercises the default members, so a plain `cargo test` there runs every
 //! graded test; the README is one written for students.
@@ -35,7 +35,7 @@ const LEFT_OUT: &[&str] = &[
     "solutions",
     ".ci",
     ".git",
-    "lab-harness/tests",
+    "lab-harness/cli/tests",
     "DEVELOPERS.md",
     "README.md",
     "docs/book",

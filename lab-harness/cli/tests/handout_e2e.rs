@@ -7,7 +7,7 @@ use std::fs;
 use std::process::Command;
 
 use grade_support::*;
-use lab_harness::libtest::{self, Outcome};
+use lab_cli::libtest::{self, Outcome};
 use serde_json::Value;
 
 #[test]
@@ -23,7 +23,7 @@ fn the_handout_builds_fails_only_with_todo_and_grades() {
     for gone in [
         "solutions",
         ".ci",
-        "lab-harness/tests",
+        "lab-harness/cli/tests",
         "DEVELOPERS.md",
         "target",
     ] {
@@ -40,7 +40,7 @@ fn the_handout_builds_fails_only_with_todo_and_grades() {
     ] {
         assert!(handout.join(kept).is_file(), "{kept} is missing");
     }
-    let exercises = lab_harness::workspace::exercises(&kit).unwrap();
+    let exercises = lab_cli::workspace::exercises(&kit).unwrap();
     let readme = fs::read_to_string(handout.join("README.md")).unwrap();
     assert!(readme.contains("cargo test -p ex01"), "{readme}");
     assert!(readme.contains("cargo lab grade"), "{readme}");

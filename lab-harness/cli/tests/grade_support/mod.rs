@@ -13,15 +13,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use assert_cmd::cargo::cargo_bin;
-use lab_harness::grade::stage::{TempDir, is_code_under_test};
+use lab_cli::grade::stage::{TempDir, is_code_under_test};
 use serde_json::Value;
 
 /// The kit this test belongs to.
 pub fn kit_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("lab-harness sits in the kit")
-        .to_path_buf()
+    lab_cli::workspace::find_root(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .expect("lab-harness/cli sits in the kit")
 }
 
 /// The target folder for the builds the grader starts.
@@ -104,7 +102,7 @@ pub fn read_json(path: &Path) -> Value {
 
 /// The ids (`ex01`, …) of the kit's exercises, found the way the grader finds them.
 pub fn exercise_ids(root: &Path) -> Vec<String> {
-    lab_harness::workspace::exercises(root)
+    lab_cli::workspace::exercises(root)
         .expect("listing the exercises")
         .iter()
         .map(|e| e.id().to_string())

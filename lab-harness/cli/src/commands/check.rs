@@ -10,11 +10,11 @@ use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use lab_harness::grade::run::first_compile_error;
-use lab_harness::grade::test_targets;
-use lab_harness::libtest::{self, Outcome, TestCase};
-use lab_harness::process::{Watched, run_watched};
-use lab_harness::workspace::Exercise;
+use lab_cli::grade::run::first_compile_error;
+use lab_cli::grade::test_targets;
+use lab_cli::libtest::{self, Outcome, TestCase};
+use lab_cli::process::{Watched, run_watched};
+use lab_cli::workspace::Exercise;
 
 /// A cold build of the workspace takes a few minutes on a small machine; a test run that is
 /// still going after this long is hung.

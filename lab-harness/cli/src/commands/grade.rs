@@ -12,10 +12,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use lab_harness::grade::batch::{self, BatchEvent, Kit, Submission};
-use lab_harness::grade::csv::{self, Column};
-use lab_harness::grade::json::{self, Json};
-use lab_harness::grade::{Config, Event, Graded, Limits, Plan, gradescope, junit, table};
+use lab_cli::grade::batch::{self, BatchEvent, Kit, Submission};
+use lab_cli::grade::csv::{self, Column};
+use lab_cli::grade::json::{self, Json};
+use lab_cli::grade::{Config, Event, Graded, Limits, Plan, gradescope, junit, table};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -111,7 +111,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             skeletons_from: None,
             lean_builds: false,
         };
-        let report = lab_harness::grade::grade(&plan, &mut print_progress)?;
+        let report = lab_cli::grade::grade(&plan, &mut print_progress)?;
         (report, folder_name(&root))
     };
     let text = match args.format.unwrap_or(Format::Table) {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use lab_harness::workspace::{self, Exercise};
+use lab_cli::workspace::{self, Exercise};
 
 use clap::Parser;
 

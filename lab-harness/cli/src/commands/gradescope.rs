@@ -1,15 +1,15 @@
 //! `cargo lab gradescope-package --out autograder.zip`: the Gradescope autograder.
 //!
 //! The zip holds `setup.sh`, `run_autograder` and the student handout of the kit; see
-//! `lab_harness::grade::package` for what the scripts do.
+//! `lab_cli::grade::package` for what the scripts do.
 
 use std::fs;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use lab_harness::grade::package::{self, Options};
-use lab_harness::workspace::Exercise;
+use lab_cli::grade::package::{self, Options};
+use lab_cli::workspace::Exercise;
 
 #[derive(clap::Args)]
 pub struct Args {

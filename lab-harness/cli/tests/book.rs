@@ -22,8 +22,8 @@ use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use lab_harness::process::run_watched;
-use lab_harness::workspace;
+use lab_cli::process::run_watched;
+use lab_cli::workspace;
 
 // ---------------------------------------------------------------------------------------------
 // The checks, run on the real kit.

@@ -25,8 +25,7 @@ use std::time::{Duration, Instant};
 
 use histogram::Histogram;
 
-use crate::Mode;
-use crate::bytes::show_bytes;
+use lab_harness::{Mode, show_bytes};
 
 /// What to run.
 #[derive(Clone, Debug)]

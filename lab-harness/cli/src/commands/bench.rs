@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use lab_harness::Mode;
-use lab_harness::bench::{self, Options, Progress};
+use lab_cli::bench::{self, Options, Progress};
 
 #[derive(clap::Args)]
 pub struct Args {

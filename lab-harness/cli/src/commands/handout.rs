@@ -1,14 +1,14 @@
 //! `cargo lab handout --out DIR`: write the students' copy of the kit.
 //!
 //! No `solutions/`, no kit CI, no harness self-tests; the workspace's default members are the
-//! exercises, and the README is written for students (see `lab_harness::grade::handout`).
+//! exercises, and the README is written for students (see `lab_cli::grade::handout`).
 
 use std::fs;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use lab_harness::grade::{handout, stage};
+use lab_cli::grade::{handout, stage};
 
 #[derive(clap::Args)]
 pub struct Args {

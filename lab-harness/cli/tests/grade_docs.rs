@@ -9,7 +9,7 @@ use std::process::Command;
 use assert_cmd::cargo::cargo_bin;
 
 fn kit_file(path: &str) -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let root = lab_cli::workspace::find_root(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
     fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

@@ -1,17 +1,17 @@
 //! `cargo lab …`: the kit's command line (`cargo lab` is an alias for
-//! `cargo run -p lab-harness --`, set in `.cargo/config.toml`).
+//! `cargo run -p lab-cli --`, set in `.cargo/config.toml`).
 //!
-//! Each subcommand lives in its own module under `cli/`; this file only parses the command
+//! Each subcommand lives in its own module under `commands/`; this file only parses the command
 //! line and turns an error into one line on stderr and a non-zero exit code.
 
-mod cli;
+mod commands;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let command = cli::Command::parse();
+    let command = commands::Command::parse();
     match command.run() {
         Ok(code) => code,
         Err(error) => {

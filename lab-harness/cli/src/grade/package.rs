@@ -121,7 +121,7 @@ fi
 if [ -f "$HOME/.cargo/env" ]; then . "$HOME/.cargo/env"; fi
 
 cd "$ROOT/source/kit"
-cargo build --quiet -p lab-harness --bin lab
+cargo build --quiet -p lab-cli --bin lab
 # Grade the kit's own skeletons once, as a submission: this builds the harness, its
 # dependencies and every exercise where grading a student will look for them, so a
 # student's run compiles only the student's code.

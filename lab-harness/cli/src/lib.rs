@@ -1,0 +1,18 @@
+//! The library half of netlab's `lab` command: what the subcommands (in `main.rs` and
+//! `commands/`) and this package's tests share.
+//!
+//! - [`grade`]: the grader (`cargo lab grade`), its report formats, the handout and the
+//!   Gradescope package.
+//! - [`bench`]: the load generator behind `cargo lab bench`.
+//! - [`libtest`]: reading what a libtest binary prints.
+//! - [`process`]: running a child process with a time limit and capped output.
+//! - [`workspace`]: finding the kit's exercises on disk.
+//!
+//! None of this is compiled into a student's test build: graded tests link only
+//! `lab-harness`.
+
+pub mod bench;
+pub mod grade;
+pub mod libtest;
+pub mod process;
+pub mod workspace;
