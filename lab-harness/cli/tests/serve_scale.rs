@@ -13,8 +13,8 @@ use std::io::Write;
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
-use lab_harness::EchoServer;
 use lab_cli::bench::{self, Options};
+use lab_harness::EchoServer;
 use serve_support::{DEADLINE, Serve, connect, echo, open_file_limit, read_line};
 
 const MIB: u64 = 1024;

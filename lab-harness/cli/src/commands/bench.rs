@@ -12,8 +12,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use lab_harness::Mode;
 use lab_cli::bench::{self, Options, Progress};
+use lab_harness::Mode;
 
 #[derive(clap::Args)]
 pub struct Args {
