@@ -212,6 +212,46 @@ pub struct Report {
     /// Things the reader should know (a submission without an `exercises/` folder, a weight
     /// in `grading.toml` that matches no test).
     pub notes: Vec<String>,
+    /// False when grading was interrupted (Ctrl-C, SIGTERM) before every exercise was
+    /// graded: the report holds the exercises graded so far.
+    pub complete: bool,
+    /// How the code under test was kept from the grader and from other submissions.
+    pub isolation: Isolation,
+}
+
+/// How the code that was graded ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isolation {
+    /// A submission, built and tested in a bubblewrap sandbox per step: its verdicts are
+    /// sealed, it sees nothing of the grading machine and leaves nothing behind.
+    Sandbox,
+    /// A submission graded with `--unsandboxed`: its code ran with the grader's rights, so
+    /// its results cannot be trusted.
+    Unsandboxed,
+    /// The kit's own exercises or solutions, in place: your own code, not isolated.
+    InPlace,
+}
+
+impl Isolation {
+    /// `sandbox`, `unsandboxed`, `in_place`
+    pub fn key(self) -> &'static str {
+        match self {
+            Isolation::Sandbox => "sandbox",
+            Isolation::Unsandboxed => "unsandboxed",
+            Isolation::InPlace => "in_place",
+        }
+    }
+
+    /// One line for a report's reader, or `None` when there is nothing to warn about.
+    pub fn warning(self) -> Option<&'static str> {
+        match self {
+            Isolation::Unsandboxed => Some(
+                "UNSANDBOXED: this submission's code ran without isolation (--unsandboxed); its \
+                 results cannot be trusted",
+            ),
+            Isolation::Sandbox | Isolation::InPlace => None,
+        }
+    }
 }
 
 impl Report {
@@ -313,6 +353,8 @@ pub fn grade(plan: &Plan, progress: &mut dyn FnMut(Event)) -> anyhow::Result<Rep
         exercises: results,
         duration: started.elapsed(),
         notes,
+        complete: true,
+        isolation: Isolation::InPlace,
     })
 }
 
@@ -523,6 +565,8 @@ pub(crate) mod tests {
             ],
             duration: Duration::from_millis(4500),
             notes: vec!["a note".into()],
+            complete: true,
+            isolation: Isolation::Sandbox,
         }
     }
 
