@@ -9,6 +9,7 @@
 //! - [`Watchdog`]: runs a test body with a deadline, so a student's deadlock becomes a
 //!   failure that explains itself instead of a hung test run.
 //! - [`show_bytes`]: prints bytes the way a test message should show them.
+//! - [`seal_verdicts`]: for the grader only; keeps a submission from writing its own results.
 //!
 //! The `lab` command (`cargo lab …`) is another package, `lab-cli` in `cli/`: what only the
 //! command needs is kept out of this library, which every graded test compiles.
@@ -21,6 +22,7 @@ mod ports;
 mod record;
 mod scripted;
 mod under_test;
+mod verdict;
 mod watchdog;
 
 pub use bytes::show_bytes;
@@ -30,6 +32,7 @@ pub use ports::{ClosedPort, FullBacklog};
 pub use record::{ConnectionRecord, Ending, Recording, Totals};
 pub use scripted::{ScriptedServer, Step};
 pub use under_test::{ServerProcess, ServerThread};
+pub use verdict::{SEAL_TEST, seal_verdicts};
 pub use watchdog::{DEADLINE_EXPIRED, Watchdog, within};
 
 /// Binds a listener on the IPv4 loopback address with a port the system chooses.

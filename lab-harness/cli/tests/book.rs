@@ -623,12 +623,12 @@ fn help(args: &[&str]) -> String {
     command.args(args).arg("--help");
     let finished = run_watched(command, Duration::from_secs(30)).expect("running `lab --help`");
     assert!(
-        finished.status.is_some_and(|status| status.success()),
+        finished.success(),
         "`lab {} --help` failed: {}",
         args.join(" "),
         finished.stderr
     );
-    finished.stdout()
+    finished.stdout
 }
 
 /// The subcommands listed under `Commands:` in clap's help.

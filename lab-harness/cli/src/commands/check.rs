@@ -74,7 +74,7 @@ fn check_exercise(root: &Path, exercise: &Exercise) -> anyhow::Result<Report> {
 
     // The skeleton, graded test files only (doc-tests are not graded).
     let skeleton = cargo_test(root, &exercise.package, &graded_targets(exercise))?;
-    let skeleton_cases = libtest::parse(&skeleton.stdout());
+    let skeleton_cases = libtest::parse(&skeleton.stdout);
     if let Some(error) = compile_error(&skeleton) {
         report
             .problems
@@ -96,7 +96,7 @@ fn check_exercise(root: &Path, exercise: &Exercise) -> anyhow::Result<Report> {
                     .push(format!("the solution does not compile: {error}"));
             } else {
                 report_warnings(&mut report, "solution", &run, root, exercise);
-                check_solution_cases(&mut report, &libtest::parse(&run.stdout()), &skeleton_cases);
+                check_solution_cases(&mut report, &libtest::parse(&run.stdout), &skeleton_cases);
             }
         }
     }

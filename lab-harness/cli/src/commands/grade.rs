@@ -1,21 +1,30 @@
 //! `cargo lab grade`: score the exercises (or the solutions, or submissions) and report it as
 //! a table, JSON, JUnit XML, Gradescope's `results.json` or a CSV gradebook.
 //!
-//! Exit code 0 whenever grading ran, whatever the score; non-zero only when the grader itself
-//! could not run (not in the kit, a bad `grading.toml`, an unknown exercise, no cargo), so an
-//! LMS script can tell the two apart. Progress goes to stderr, the report to stdout or
-//! `--out`.
+//! Exit code 0 whenever grading ran, whatever the score; 1 only when the grader itself could
+//! not run (not in the kit, a bad `grading.toml`, an unknown exercise, no cargo, no sandbox
+//! for a submission), so an LMS script can tell the two apart; 130 or 143 when SIGINT or
+//! SIGTERM stopped it (the report so far is written, marked incomplete). Progress goes to
+//! stderr, the report to stdout or `--out`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use anyhow::{Context, bail};
-use lab_cli::grade::batch::{self, BatchEvent, Kit, Submission};
+use lab_cli::grade::batch::{self, Base, BatchEvent, Kit, Submission};
 use lab_cli::grade::csv::{self, Column};
 use lab_cli::grade::json::{self, Json};
-use lab_cli::grade::{Config, Event, Graded, Limits, Plan, gradescope, junit, table};
+use lab_cli::grade::place::Place;
+use lab_cli::grade::sandbox::Sandbox;
+use lab_cli::grade::stage::TempDir;
+use lab_cli::grade::{Config, Event, Graded, Isolation, Limits, Plan, gradescope, junit, table};
+use lab_cli::process;
+use signal_hook::consts::{SIGINT, SIGTERM};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -33,17 +42,33 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
     /// Stop an exercise's tests after this many seconds; a test still running then counts
-    /// as timed out (building is not counted).
+    /// as timed out (building is not counted: see --build-timeout).
     #[arg(long, value_name = "SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..))]
     timeout_per_exercise: u64,
+    /// Stop building a submission after this many seconds (all its exercises build at once;
+    /// an exercise not built by then did not compile). The kit's own dependencies are built
+    /// before, once, and are not counted.
+    #[arg(long, value_name = "SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    build_timeout: u64,
     /// Grade one submission (a copy of the kit, or just its exercises/) against this kit's
-    /// graded tests.
+    /// graded tests, in a sandbox.
     #[arg(long, value_name = "DIR", conflicts_with = "batch")]
     submission: Option<PathBuf>,
-    /// Grade every submission in DIR (one subfolder each) into one gradebook row each.
+    /// Grade every submission in DIR (one subfolder each) into one gradebook row each,
+    /// each in its own sandbox. Rows are written as soon as each student is graded.
     #[arg(long, value_name = "DIR")]
     batch: Option<PathBuf>,
+    /// With --batch and a CSV --out: keep the students already in that gradebook and grade
+    /// only the others (after an interruption).
+    #[arg(long, requires = "batch")]
+    resume: bool,
+    /// Grade submissions without a sandbox (where none can run: macOS, Windows, no
+    /// bubblewrap). Their code then runs with your rights and can forge its results: only
+    /// for code you trust. Every report says so.
+    #[arg(long)]
+    unsandboxed: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -55,13 +80,17 @@ enum Format {
     Csv,
 }
 
+/// How long building the kit in place may take: a cold build of the whole workspace takes
+/// minutes on a small machine, and it is the kit's own code.
+const IN_PLACE_BUILD: Duration = Duration::from_secs(30 * 60);
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (root, all) = super::kit()?;
     let selected = super::select(&all, &args.only)?;
     let config = Config::load(&root, &all)?;
     let limits = Limits {
         per_exercise: Duration::from_secs(args.timeout_per_exercise),
-        ..Limits::default()
+        build: Duration::from_secs(args.build_timeout),
     };
     let columns: Vec<Column> = selected
         .iter()
@@ -70,35 +99,75 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             max_points: config.points(e),
         })
         .collect();
+    if args.resume && (args.out.is_none() || args.format.is_some_and(|f| f != Format::Csv)) {
+        bail!("--resume needs --out with a CSV gradebook");
+    }
+    if args.batch.is_some()
+        && !matches!(
+            args.format.unwrap_or(Format::Csv),
+            Format::Csv | Format::Json | Format::Table
+        )
+    {
+        bail!("--batch writes csv, json or table");
+    }
+    let signals = Signals::watch()?;
+
+    let sandbox = if args.submission.is_some() || args.batch.is_some() {
+        if args.unsandboxed {
+            eprintln!(
+                "warning: grading without a sandbox (--unsandboxed): the submissions' code runs \
+                 with your rights and its results cannot be trusted"
+            );
+            None
+        } else {
+            Some(Sandbox::find().map_err(anyhow::Error::msg)?)
+        }
+    } else {
+        None
+    };
     let kit = Kit {
         root: &root,
         exercises: &all,
         only: &args.only,
         config: &config,
         limits,
+        sandbox: sandbox.as_ref(),
     };
 
     if let Some(dir) = &args.batch {
         let format = args.format.unwrap_or(Format::Csv);
-        if !matches!(format, Format::Csv | Format::Json | Format::Table) {
-            bail!("--batch writes csv, json or table");
-        }
-        let submissions = batch::grade_batch(&kit, dir, &mut print_batch_progress)?;
+        let folders = batch::submissions(dir)?;
+        let mut submissions = Vec::new();
+        batch::grade_batch(
+            &kit,
+            &folders,
+            &mut print_batch_progress,
+            &mut |submission| {
+                submissions.push(submission.clone());
+                Ok(())
+            },
+        )?;
         let text = match format {
             Format::Csv => csv::gradebook(&columns, &submissions),
             Format::Json => batch_json(&submissions),
             _ => batch_table(&submissions),
         };
         write_report(args.out.as_deref(), &text)?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(signals.exit_code());
     }
 
     let (report, name) = if let Some(submission) = &args.submission {
-        let report = batch::grade_submission(&kit, submission, &mut print_progress)?;
+        if !submission.is_dir() {
+            bail!("the submission {} is not a folder", submission.display());
+        }
+        let base = Base::prepare(&kit, &mut print_progress)?;
+        let report = batch::grade_submission(&kit, &base, submission, &mut print_progress)?;
         (report, folder_name(submission))
     } else {
+        let place = Place::in_place(&root, None);
+        let scratch = TempDir::new("grade").context("cannot create a temporary folder")?;
         let plan = Plan {
-            root: &root,
+            place: &place,
             exercises: &selected,
             graded: if args.solutions {
                 Graded::Solutions
@@ -106,10 +175,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Graded::Exercises
             },
             config: &config,
-            limits,
-            target_dir: None,
-            skeletons_from: None,
-            lean_builds: false,
+            limits: Limits {
+                build: IN_PLACE_BUILD,
+                ..limits
+            },
+            listings: None,
+            scratch: scratch.path(),
+            isolation: Isolation::InPlace,
         };
         let report = lab_cli::grade::grade(&plan, &mut print_progress)?;
         (report, folder_name(&root))
@@ -124,14 +196,61 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     write_report(args.out.as_deref(), &text)?;
     if args.out.is_some() {
         eprintln!(
-            "grade: {} of {} points, {}/{} tests passed",
+            "grade: {} of {} points, {}/{} tests passed{}",
             report.points(),
             report.max_points(),
             report.passed(),
-            report.total()
+            report.total(),
+            if report.complete {
+                ""
+            } else {
+                " (interrupted: incomplete)"
+            }
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(signals.exit_code())
+}
+
+/// SIGINT and SIGTERM while grading: every child is stopped ([`process::interrupt`]), the
+/// grading functions return what they have, the report is written (marked incomplete), and
+/// the exit code says which signal came (130 or 143, as a shell would).
+struct Signals {
+    caught: Arc<[AtomicBool; 2]>,
+}
+
+const CAUGHT: [i32; 2] = [SIGINT, SIGTERM];
+
+impl Signals {
+    fn watch() -> anyhow::Result<Signals> {
+        let caught: Arc<[AtomicBool; 2]> =
+            Arc::new([AtomicBool::new(false), AtomicBool::new(false)]);
+        for (index, signal) in CAUGHT.iter().enumerate() {
+            let flag = Arc::new(AtomicBool::new(false));
+            signal_hook::flag::register(*signal, flag.clone())
+                .context("cannot install a signal handler")?;
+            let caught = caught.clone();
+            // A signal handler may only set a flag; this thread turns it into an
+            // interruption of the grader.
+            std::thread::spawn(move || {
+                while !flag.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                caught[index].store(true, Ordering::SeqCst);
+                process::interrupt();
+                eprintln!("grade: interrupted: stopping the tests, writing what was graded");
+            });
+        }
+        Ok(Signals { caught })
+    }
+
+    fn exit_code(&self) -> ExitCode {
+        for (index, signal) in CAUGHT.iter().enumerate() {
+            if self.caught[index].load(Ordering::SeqCst) {
+                return ExitCode::from((128 + signal) as u8);
+            }
+        }
+        ExitCode::SUCCESS
+    }
 }
 
 fn folder_name(path: &Path) -> String {

@@ -1,20 +1,35 @@
 //! Grading submissions: one (`--submission DIR`, what the Gradescope autograder runs) or a
 //! whole class (`--batch DIR`, one submission per subfolder, a gradebook row each).
 //!
-//! Each submission is staged in its own temporary copy of the kit ([`super::stage`]) and
-//! built in one target folder shared by all of them, so the harness and its dependencies are
-//! built once per batch, not once per student. A submission that cannot be graded costs its
-//! own row (zero points and the reason), never the batch.
+//! First the [`Base`]: the kit's handout with its graded tests sealed, built once (in the
+//! sandbox, at the paths every submission will have) into a target folder of the grader's
+//! own. It holds the dependencies' build, and the names of every graded test, listed from
+//! the kit's skeletons. It is built from the kit alone, never from a submission, and kept
+//! between runs (`target/grade-base`), so a warm grader starts at once.
+//!
+//! Then each submission gets a fresh copy of the base's kit with its `src/` files put in
+//! ([`super::stage`]) and a fresh copy of the base's build: nothing one submission's build
+//! writes is ever seen by another. A submission that cannot be graded costs its own row
+//! (zero points and the reason), never the batch.
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use super::sandbox::{self, Sandbox};
 use super::stage::{self, TempDir};
-use super::{Config, Event, Graded, Limits, Plan, Report, grade, handout};
+use super::{
+    Config, Event, Graded, Isolation, Limits, Listings, Plan, Report, build, grade, handout,
+    place::Place, run,
+};
+use crate::process;
 use crate::workspace::{self, Exercise};
+
+/// How long building the base may take: a cold build of the harness and its dependencies
+/// takes minutes on a small machine.
+const BASE_BUILD_LIMIT: Duration = Duration::from_secs(30 * 60);
 
 /// One graded submission: the report, or why there is none.
 #[derive(Clone, Debug)]
@@ -33,13 +48,23 @@ pub struct Kit<'a> {
     pub only: &'a [String],
     pub config: &'a Config,
     pub limits: Limits,
+    /// The sandbox, or `None` with `--unsandboxed`.
+    pub sandbox: Option<&'a Sandbox>,
 }
 
-/// The target folder for staged builds: `grade-staging` inside the kit's own target folder
-/// (`CARGO_TARGET_DIR`, or `target/`). Never the kit's own builds' folder: a staged build of
-/// a student's exercise must not be taken for the kit's, or the other way round.
-pub fn staging_target(kit_root: &Path) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+impl Kit<'_> {
+    fn isolation(&self) -> Isolation {
+        if self.sandbox.is_some() {
+            Isolation::Sandbox
+        } else {
+            Isolation::Unsandboxed
+        }
+    }
+}
+
+/// The kit's target folder: `CARGO_TARGET_DIR`, or `target/`.
+pub fn kit_target(kit_root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|dir| {
             if dir.is_relative() {
@@ -48,52 +73,197 @@ pub fn staging_target(kit_root: &Path) -> PathBuf {
                 dir
             }
         })
-        .unwrap_or_else(|| kit_root.join("target"));
-    target.join("grade-staging")
+        .unwrap_or_else(|| kit_root.join("target"))
+}
+
+/// The kit's sealed handout, built: what every submission starts from.
+pub struct Base {
+    kit: PathBuf,
+    target: PathBuf,
+    etc: PathBuf,
+    listings: Listings,
+    /// Held while grading: two graders must not rebuild one base under each other.
+    _lock: BaseLock,
+}
+
+impl Base {
+    /// Builds (or brings up to date) the base of `kit` in its target folder.
+    pub fn prepare(kit: &Kit, progress: &mut dyn FnMut(Event)) -> anyhow::Result<Base> {
+        let name = if kit.sandbox.is_some() {
+            "grade-base"
+        } else {
+            "grade-base-unsandboxed"
+        };
+        let dir = kit_target(kit.root).join(name);
+        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let lock = BaseLock::take(&dir.join("lock"))?;
+        let base_kit = dir.join("kit");
+        if base_kit.exists() {
+            fs::remove_dir_all(&base_kit)
+                .with_context(|| format!("cannot clear {}", base_kit.display()))?;
+        }
+        let files = handout::files(kit.root, kit.exercises, Some(&kit_target(kit.root)))?;
+        let manifest_time = fs::metadata(kit.root.join("Cargo.toml"))?.modified()?;
+        stage::write_files(&files, &base_kit, manifest_time)
+            .with_context(|| format!("cannot write {}", base_kit.display()))?;
+        let exercises = workspace::exercises(&base_kit)?;
+        stage::seal_tests(&base_kit, &exercises)?;
+        let etc = dir.join("etc");
+        sandbox::write_etc(&etc)?;
+        let target = dir.join("target");
+        fs::create_dir_all(&target)?;
+
+        let place = Place::staged(
+            &base_kit,
+            &target,
+            kit.sandbox.map(|s| (s.clone(), etc.clone())),
+        );
+        let packages: Vec<&str> = exercises.iter().map(|e| e.package.as_str()).collect();
+        let mut targets: Vec<String> = exercises.iter().flat_map(super::test_targets).collect();
+        targets.sort();
+        targets.dedup();
+        progress(Event::Building {
+            exercises: exercises.len(),
+        });
+        let built = build::build(&place, &packages, &targets, BASE_BUILD_LIMIT)
+            .context("cannot run cargo")?;
+        if process::interrupted() {
+            bail!("interrupted while building the kit");
+        }
+        let mut listings = Listings::new();
+        for exercise in &exercises {
+            for target in super::test_targets(exercise) {
+                let Some(executable) = built.executable(&exercise.package, &target) else {
+                    bail!(
+                        "the kit's own {} does not build for grading: {}",
+                        exercise.folder,
+                        built.why_not_built(&exercise.package, &target)
+                    );
+                };
+                let names = run::list(&place.host_path(executable), Duration::from_secs(60))?
+                    .map_err(anyhow::Error::msg)?;
+                listings.insert((exercise.package.clone(), target), names);
+            }
+        }
+        Ok(Base {
+            kit: base_kit,
+            target,
+            etc,
+            listings,
+            _lock: lock,
+        })
+    }
+}
+
+/// A folder that exists while one grader uses a base: making a folder is atomic on every
+/// system (std's file locks need a newer Rust than the kit asks of students).
+struct BaseLock(PathBuf);
+
+impl BaseLock {
+    /// How long to wait for another grader before giving up.
+    const PATIENCE: Duration = Duration::from_secs(30 * 60);
+
+    fn take(path: &Path) -> anyhow::Result<BaseLock> {
+        let started = Instant::now();
+        let mut said = false;
+        loop {
+            match fs::create_dir(path) {
+                Ok(()) => {
+                    fs::write(path.join("pid"), std::process::id().to_string())?;
+                    return Ok(BaseLock(path.to_path_buf()));
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(error) => {
+                    return Err(error).with_context(|| format!("cannot create {}", path.display()));
+                }
+            }
+            let owner = fs::read_to_string(path.join("pid")).unwrap_or_default();
+            if !alive(owner.trim()) {
+                // Left behind by a grader that was killed: take it over.
+                let _ = fs::remove_dir_all(path);
+                continue;
+            }
+            if started.elapsed() > Self::PATIENCE {
+                bail!(
+                    "another grader (process {}) has been using {} for {} minutes",
+                    owner.trim(),
+                    path.display(),
+                    Self::PATIENCE.as_secs() / 60
+                );
+            }
+            if !said {
+                eprintln!("waiting for another grader (process {}) of this kit …", owner.trim());
+                said = true;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for BaseLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Whether the process `pid` still runs: on Linux (where submissions are graded) its `/proc`
+/// entry says; elsewhere assume it does (the lock then waits its patience out).
+fn alive(pid: &str) -> bool {
+    if pid.is_empty() || pid == std::process::id().to_string() {
+        return false;
+    }
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid).exists()
+    } else {
+        true
+    }
 }
 
 /// Grades one submission against the kit. A submission without any exercise folder is
 /// graded as if nothing had been done (with a note), so there is always a full report.
 pub fn grade_submission(
     kit: &Kit,
+    base: &Base,
     submission: &Path,
     progress: &mut dyn FnMut(Event),
 ) -> anyhow::Result<Report> {
     if !submission.is_dir() {
-        bail!("the submission {} is not a folder", submission.display());
+        bail!("the submission is not a folder");
     }
     let staged = TempDir::new("grade").context("cannot create a temporary folder")?;
-    let files = handout::files(kit.root, kit.exercises, None)?;
-    stage::write_files(&files, staged.path())
-        .with_context(|| format!("cannot copy the kit to {}", staged.path().display()))?;
-    let notes = stage::overlay(kit.exercises, submission, staged.path())?;
+    let staged_kit = staged.path().join("kit");
+    let staged_target = staged.path().join("target");
+    stage::copy_tree(&base.kit, &staged_kit).context("cannot copy the kit")?;
+    let notes = stage::overlay(kit.exercises, submission, &staged_kit)?;
+    stage::copy_tree(&base.target, &staged_target).context("cannot copy the kit's build")?;
 
-    let mut exercises = workspace::exercises(staged.path())
-        .with_context(|| format!("cannot list {}", staged.path().display()))?;
+    let mut exercises = workspace::exercises(&staged_kit).context("cannot list the exercises")?;
     if !kit.only.is_empty() {
         exercises.retain(|e| kit.only.iter().any(|id| id == e.id() || *id == e.folder));
     }
+    let place = Place::staged(
+        &staged_kit,
+        &staged_target,
+        kit.sandbox.map(|s| (s.clone(), base.etc.clone())),
+    );
+    let scratch = staged.path().join("verdicts");
     let plan = Plan {
-        root: staged.path(),
+        place: &place,
         exercises: &exercises,
         graded: Graded::Exercises,
         config: kit.config,
         limits: kit.limits,
-        target_dir: Some(staging_target(kit.root)),
-        skeletons_from: Some(kit.root),
-        lean_builds: true,
+        listings: Some(&base.listings),
+        scratch: &scratch,
+        isolation: kit.isolation(),
     };
     let mut report = grade(&plan, progress)?;
     report.notes.splice(0..0, notes);
     Ok(report)
 }
 
-/// Grades every submission in `dir` (one per subfolder, in name order).
-pub fn grade_batch(
-    kit: &Kit,
-    dir: &Path,
-    progress: &mut dyn FnMut(BatchEvent),
-) -> anyhow::Result<Vec<Submission>> {
+/// The subfolders of `dir`, one per student, in name order.
+pub fn submissions(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut folders: Vec<PathBuf> = fs::read_dir(dir)
         .with_context(|| format!("cannot read {}", dir.display()))?
         .filter_map(Result::ok)
@@ -108,12 +278,32 @@ pub fn grade_batch(
             dir.display()
         );
     }
+    Ok(folders)
+}
+
+/// The student's name for a submission folder.
+pub fn student(folder: &Path) -> String {
+    folder
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+}
+
+/// Grades every submission in `folders`, handing each to `done` as soon as it is graded (so
+/// a gradebook can be written row by row), and stops early when grading is interrupted (the
+/// interrupted submission is handed over too, its report marked incomplete).
+pub fn grade_batch(
+    kit: &Kit,
+    folders: &[PathBuf],
+    progress: &mut dyn FnMut(BatchEvent),
+    done: &mut dyn FnMut(&Submission) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let base = Base::prepare(kit, &mut |event| progress(BatchEvent::Exercise(event)))?;
     let count = folders.len();
-    let mut submissions = Vec::new();
     for (index, folder) in folders.iter().enumerate() {
-        let student = folder
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        if process::interrupted() {
+            break;
+        }
+        let student = student(folder);
         progress(BatchEvent::Started {
             index,
             count,
@@ -123,21 +313,40 @@ pub fn grade_batch(
         let outcome = if stage::find_exercises(folder, kit.exercises).is_none() {
             Err("no exercises/ folder (nor exercise folders) in the submission".to_string())
         } else {
-            grade_submission(kit, folder, &mut |event| {
+            grade_submission(kit, &base, folder, &mut |event| {
                 progress(BatchEvent::Exercise(event));
             })
-            .map_err(|error| format!("{error:#}"))
+            .map_err(|error| scrub(&format!("{error:#}"), folder))
         };
         let submission = Submission { student, outcome };
+        done(&submission)?;
         progress(BatchEvent::Finished {
             index,
             count,
             submission: &submission,
             seconds: started.elapsed().as_secs_f64(),
         });
-        submissions.push(submission);
     }
-    Ok(submissions)
+    Ok(())
+}
+
+/// `text` without the grading machine's path to the submission: a reason goes into the
+/// gradebook, which may be shared.
+fn scrub(text: &str, submission: &Path) -> String {
+    let mut text = text.to_string();
+    for path in [
+        submission.canonicalize().ok(),
+        Some(submission.to_path_buf()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let shown = path.display().to_string();
+        if !shown.is_empty() {
+            text = text.replace(&shown, "<submission>");
+        }
+    }
+    text
 }
 
 /// Progress of a batch.
@@ -154,4 +363,18 @@ pub enum BatchEvent<'a> {
         submission: &'a Submission,
         seconds: f64,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_do_not_show_where_the_submission_is() {
+        let path = Path::new("/home/ta/class/bob");
+        assert_eq!(
+            scrub("cannot copy /home/ta/class/bob/exercises/x: denied", path),
+            "cannot copy <submission>/exercises/x: denied"
+        );
+    }
 }

@@ -1,20 +1,22 @@
 //! `cargo lab grade`: a grader that never hangs, explains, and speaks the formats graders use.
 //!
 //! Every exercise found under `exercises/` is graded by its own graded test files (never a
-//! copy). Each graded test ends [`Status::Passed`], [`Status::Failed`] with the test's own
-//! message (the hint), [`Status::NotStarted`] (still a `todo!()`), [`Status::TimedOut`]
-//! (a watchdog deadline, or killed at the exercise's time limit), or the whole exercise
-//! [`Status::DidNotCompile`]. Points come from `grading.toml` ([`config`]) and are split over
-//! an exercise's tests ([`points`]).
+//! copy the student could change). Each graded test ends [`Status::Passed`],
+//! [`Status::Failed`] with the test's own message (the hint), [`Status::NotStarted`] (still a
+//! `todo!()`), [`Status::TimedOut`] (a watchdog deadline, or stopped at the exercise's time
+//! limit), or the whole exercise [`Status::DidNotCompile`]. Points come from `grading.toml`
+//! ([`config`]) and are split over an exercise's tests ([`points`]).
 //!
-//! - [`run`]: builds and runs one exercise's tests in a child process group ([`child`]).
+//! - [`build`]: one cargo build of every graded test binary; [`run`]: each graded test in
+//!   its own process, its verdict from libtest's log ([`verdict`]), never from its output.
+//! - [`place`]: where that happens: the kit in place, or a staged submission ([`stage`]),
+//!   in a bubblewrap [`sandbox`]; [`batch`] grades one submission or a class of them.
 //! - [`table`], [`json`], [`junit`], [`gradescope`], [`csv`]: the report formats.
-//! - [`stage`]: a fresh copy of the kit with a submission's code in it (the graded tests
-//!   come from the kit, never from the submission); [`batch`] grades a folder of them.
 //! - [`handout`]: the students' copy of the kit (no solutions); [`package`] wraps it into a
 //!   Gradescope autograder ([`zip`]).
 
 pub mod batch;
+pub mod build;
 pub mod config;
 pub mod csv;
 pub mod gradescope;
@@ -22,22 +24,30 @@ pub mod handout;
 pub mod json;
 pub mod junit;
 pub mod package;
+pub mod place;
 pub mod points;
 pub mod run;
+pub mod sandbox;
 pub mod stage;
 pub mod table;
+pub mod verdict;
 pub mod zip;
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::time::{Duration, Instant};
+
+use anyhow::Context;
 
 pub use config::Config;
 pub use points::Points;
 pub use run::Limits;
 
+use crate::process;
 use crate::workspace::Exercise;
-use run::{Cargo, RawResult, Run};
+use build::Build;
+use place::Place;
+use run::RawResult;
 
 /// How one graded test ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -272,22 +282,25 @@ impl Report {
     }
 }
 
+/// The names of the graded tests, by (package, test target): from a trusted build of the
+/// kit's skeletons, for a submission (its own binaries are never asked, and a submission
+/// that does not compile still gets every test listed).
+pub type Listings = BTreeMap<(String, String), Vec<String>>;
+
 /// What to grade, where and how.
 pub struct Plan<'a> {
-    /// The workspace to build in.
-    pub root: &'a Path,
+    /// Where to build and run (the kit in place, or a staged submission).
+    pub place: &'a Place,
+    /// The exercises, as found at `place`.
     pub exercises: &'a [Exercise],
     pub graded: Graded,
     pub config: &'a Config,
     pub limits: Limits,
-    /// `CARGO_TARGET_DIR` for the builds (`None`: cargo's own choice).
-    pub target_dir: Option<PathBuf>,
-    /// For a staged copy (see [`stage`]): the kit whose skeletons can be put back to list
-    /// the tests of an exercise that does not compile.
-    pub skeletons_from: Option<&'a Path>,
-    /// Build without debug information or incremental caches (see [`run::Cargo::lean`]):
-    /// only with a `target_dir` of the grader's own.
-    pub lean_builds: bool,
+    /// The graded tests' names, when known in advance (see [`Listings`]).
+    pub listings: Option<&'a Listings>,
+    /// A folder for the verdict files of the test processes.
+    pub scratch: &'a Path,
+    pub isolation: Isolation,
 }
 
 /// Progress, for a line per exercise while grading runs.
@@ -307,17 +320,14 @@ pub enum Event<'a> {
 }
 
 /// Grades every exercise of `plan`. An error means the grader itself could not run (cargo
-/// missing, a folder unreadable); whatever the code under test does gives a report.
+/// missing, a folder unreadable); whatever the code under test does gives a report. When
+/// grading is interrupted ([`crate::process::interrupt`]), the report holds the exercises
+/// graded until then and says it is not complete.
 pub fn grade(plan: &Plan, progress: &mut dyn FnMut(Event)) -> anyhow::Result<Report> {
     let started = Instant::now();
-    let mut cargo = Cargo::new(plan.root, plan.target_dir.clone());
-    if plan.lean_builds {
-        cargo = cargo.lean();
-    }
     let mut notes = Vec::new();
 
     // Compile everything in one cargo run first, so that the exercises compile in parallel.
-    // Cargo builds each `--test NAME` in the packages that have it.
     let mut packages = Vec::new();
     let mut all_targets = BTreeSet::new();
     for exercise in plan.exercises {
@@ -330,17 +340,32 @@ pub fn grade(plan: &Plan, progress: &mut dyn FnMut(Event)) -> anyhow::Result<Rep
         exercises: plan.exercises.len(),
     });
     let all_targets: Vec<String> = all_targets.into_iter().collect();
-    cargo.prebuild(&packages, &all_targets, plan.limits.build);
+    let built = if packages.is_empty() || all_targets.is_empty() {
+        Build::default()
+    } else {
+        build::build(plan.place, &packages, &all_targets, plan.limits.build)
+            .context("cannot run cargo")?
+    };
 
     let mut results = Vec::new();
     let count = plan.exercises.len();
+    let mut complete = true;
     for (index, exercise) in plan.exercises.iter().enumerate() {
+        if process::interrupted() {
+            complete = false;
+            break;
+        }
         progress(Event::Started {
             index,
             count,
             exercise,
         });
-        let result = grade_exercise(plan, &cargo, exercise, &mut notes)?;
+        let result = grade_exercise(plan, &built, exercise, &mut notes)?;
+        if process::interrupted() {
+            // Its tests were stopped halfway: their statuses would say nothing true.
+            complete = false;
+            break;
+        }
         progress(Event::Finished {
             index,
             count,
@@ -353,8 +378,8 @@ pub fn grade(plan: &Plan, progress: &mut dyn FnMut(Event)) -> anyhow::Result<Rep
         exercises: results,
         duration: started.elapsed(),
         notes,
-        complete: true,
-        isolation: Isolation::InPlace,
+        complete,
+        isolation: plan.isolation,
     })
 }
 
@@ -377,7 +402,7 @@ pub fn test_targets(exercise: &Exercise) -> Vec<String> {
 
 fn grade_exercise(
     plan: &Plan,
-    cargo: &Cargo,
+    built: &Build,
     exercise: &Exercise,
     notes: &mut Vec<String>,
 ) -> anyhow::Result<ExerciseResult> {
@@ -407,13 +432,19 @@ fn grade_exercise(
         result.tests = vec![whole_exercise(Status::Failed, message, max_points)];
         return Ok(result);
     }
+    let package_dir = match plan.graded {
+        Graded::Solutions => Path::new("solutions").join(&exercise.folder),
+        Graded::Exercises => Path::new("exercises").join(&exercise.folder),
+    };
 
-    let raw = match run::run_exercise(cargo, package, &targets, &plan.limits)? {
-        Run::Ran(raw) => raw,
-        Run::DidNotCompile(error) => {
-            let names = list_after_build_failure(plan, cargo, exercise, &targets)?;
+    let raw = match tests_to_run(plan, built, exercise, package, &package_dir, &targets)? {
+        Ok(tests) => {
+            let scratch = plan.scratch.join(exercise.id());
+            run::run_tests(plan.place, &tests, plan.limits.per_exercise, &scratch)
+        }
+        Err(error) => {
             result.compile_error = Some(error.clone());
-            match names {
+            match list_after_build_failure(plan, exercise, &targets)? {
                 Some(names) => names
                     .into_iter()
                     .map(|name| RawResult {
@@ -466,36 +497,93 @@ fn grade_exercise(
     Ok(result)
 }
 
+/// Every graded test of `package` with its test binary, or the compiler error that left it
+/// without one.
+fn tests_to_run(
+    plan: &Plan,
+    built: &Build,
+    exercise: &Exercise,
+    package: &str,
+    package_dir: &Path,
+    targets: &[String],
+) -> anyhow::Result<Result<Vec<run::TestToRun>, String>> {
+    let mut tests = Vec::new();
+    for target in targets {
+        let Some(executable) = built.executable(package, target) else {
+            return Ok(Err(built.why_not_built(package, target)));
+        };
+        let names = match plan
+            .listings
+            .and_then(|l| l.get(&(exercise.package.clone(), target.clone())))
+        {
+            Some(names) => names.clone(),
+            None => match run::list(&plan.place.host_path(executable), LIST_LIMIT)? {
+                Ok(names) => names,
+                Err(error) => return Ok(Err(error)),
+            },
+        };
+        tests.extend(names.into_iter().map(|name| run::TestToRun {
+            shown: qualified(targets, target, &name),
+            name,
+            executable: executable.to_string(),
+            package: package.to_string(),
+            package_dir: package_dir.to_path_buf(),
+        }));
+    }
+    Ok(Ok(tests))
+}
+
+/// How long listing a test binary's tests may take (it runs no test).
+const LIST_LIMIT: Duration = Duration::from_secs(60);
+
+/// A test's name in the report: `name`, or `target/name` when an exercise has several
+/// graded test files.
+fn qualified(targets: &[String], target: &str, name: &str) -> String {
+    if targets.len() > 1 {
+        format!("{target}/{name}")
+    } else {
+        name.to_string()
+    }
+}
+
 /// The names of an exercise's tests when the code under test does not build: from the
-/// skeleton, which always builds (the kit checks it). `None` when no skeleton is at hand
-/// (a student grading their own copy).
+/// listings of the kit's skeletons, or, for a solution, from its skeleton (which always
+/// builds: the kit checks it). `None` when there is neither (a student grading their own
+/// copy).
 fn list_after_build_failure(
     plan: &Plan,
-    cargo: &Cargo,
     exercise: &Exercise,
     targets: &[String],
 ) -> anyhow::Result<Option<Vec<String>>> {
-    match (plan.graded, plan.skeletons_from) {
-        // The solution did not build: the skeleton package sits next to it.
-        (Graded::Solutions, _) => Ok(run::list_tests(
-            cargo,
-            &exercise.package,
-            targets,
-            &plan.limits,
-        )?),
-        // A staged submission: put the kit's skeleton back (its files get a new time, so
-        // cargo rebuilds) and list with it.
-        (Graded::Exercises, Some(kit)) => {
-            stage::restore_skeleton(kit, plan.root, &exercise.folder)?;
-            Ok(run::list_tests(
-                cargo,
-                &exercise.package,
-                targets,
-                &plan.limits,
-            )?)
-        }
-        (Graded::Exercises, None) => Ok(None),
+    let mut all = Vec::new();
+    for target in targets {
+        let names = match plan.listings {
+            Some(listings) => listings
+                .get(&(exercise.package.clone(), target.clone()))
+                .cloned(),
+            None if plan.graded == Graded::Solutions => {
+                let skeleton = build::build(
+                    plan.place,
+                    &[exercise.package.as_str()],
+                    std::slice::from_ref(target),
+                    plan.limits.build,
+                )
+                .context("cannot run cargo")?;
+                match skeleton.executable(&exercise.package, target) {
+                    Some(executable) => {
+                        run::list(&plan.place.host_path(executable), LIST_LIMIT)?.ok()
+                    }
+                    None => None,
+                }
+            }
+            None => None,
+        };
+        let Some(names) = names else {
+            return Ok(None);
+        };
+        all.extend(names.iter().map(|n| qualified(targets, target, n)));
     }
+    Ok(Some(all))
 }
 
 fn whole_exercise(status: Status, message: String, max_points: Points) -> TestResult {

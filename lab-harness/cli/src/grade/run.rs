@@ -1,42 +1,51 @@
-//! Building and running one exercise's graded tests, so that every test gets a status even
-//! when the code under test hangs, crashes or does not compile.
+//! Running one exercise's graded tests so that every test gets a status it earned, even when
+//! the code under test hangs, crashes, floods its output or lies.
 //!
-//! For each graded test file (a cargo test target, usually `graded`):
-//! 1. `cargo test -p PACKAGE --test TARGET -- --list` builds it and names its tests. A build
-//!    failure makes the whole exercise "did not compile", with the first compiler error.
-//! 2. `cargo test -p PACKAGE --test TARGET -- --test-threads N`, with N = the number of
-//!    tests, so that every test starts at once: a test with no result when the time limit
-//!    kills the process group was running all along, so it hung ("timed out"). Each
-//!    `test NAME ... ok` line is timed as it arrives, which gives the test's duration.
-//! 3. If the test process ended early without a result for some tests (a crash, an abort, a
-//!    `process::exit`), each of those runs again on its own, so one crash does not take the
-//!    other tests with it and the crashing test is named.
+//! Each graded test runs in its own process (in a sandbox, for a submission), all of an
+//! exercise's tests at once up to [`WORKERS`], under the exercise's time limit:
 //!
-//! Going through `cargo test` rather than the test binary itself runs the tests exactly as a
-//! student does (same working folder and environment); it costs a fraction of a second.
+//! ```text
+//! TESTBIN --exact [SEAL] NAME --test-threads 1 --logfile LOG
+//! ```
+//!
+//! Whether the test passed comes only from LOG, which libtest writes (see [`super::verdict`]
+//! for why it can be trusted); never from what the process prints, nor its exit code. What
+//! it printed gives a failed test its message (the panic message: the graded test's hint).
+//! A process that ends or is stopped before its result is written failed (it crashed, called
+//! `exit`, printed too much, wrote where it must not) or timed out (still running at the
+//! limit), with a message that says which.
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::Status;
-use crate::libtest::{self, Outcome, TestCase};
-use crate::process::{Watched, run_watched};
+use lab_harness::SEAL_TEST;
 
-/// More test threads than this and tests wait for a free one (then a test with no result at
-/// the limit may have been waiting rather than hung).
-const MAX_THREADS: usize = 64;
+use super::Status;
+pub use super::build::shorten;
+use super::place::{Place, TestProcess};
+use super::verdict::{Verdict, VerdictFile, verdict_of};
+use crate::libtest::{self, Outcome, TestCase};
+use crate::process::{self, Ending, Watch, Watched};
+
+/// At most this many test processes of one exercise run at once.
+const WORKERS: usize = 16;
 /// A message longer than this is cut (student code can panic with megabytes of text).
 const MESSAGE_CAP: usize = 4000;
+/// What a test process may print before it is stopped: no graded test needs a fraction.
+const FLOOD: u64 = 16 << 20;
+/// What is kept of it (the failure message is at its end, but libtest prints only the
+/// failing test's captured output, so it is short unless the code printed a lot itself).
+const KEEP: usize = 1 << 20;
 
-/// The time limits of one exercise.
+/// The time limits of grading.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// For running all of the exercise's tests (building is not counted).
+    /// For running all of one exercise's tests (building is not counted).
     pub per_exercise: Duration,
-    /// For one build: a cold build of the harness takes minutes on a small machine.
+    /// For building a submission (all its exercises in one build).
     pub build: Duration,
 }
 
@@ -44,7 +53,7 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             per_exercise: Duration::from_secs(60),
-            build: Duration::from_secs(15 * 60),
+            build: Duration::from_secs(300),
         }
     }
 }
@@ -59,331 +68,177 @@ pub struct RawResult {
     pub duration: Option<Duration>,
 }
 
-/// What running an exercise gave.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Run {
-    Ran(Vec<RawResult>),
-    /// The first compiler error, shortened.
-    DidNotCompile(String),
-}
-
-/// `cargo` in one workspace, with the environment the grader needs.
+/// One graded test to run.
 #[derive(Clone, Debug)]
-pub struct Cargo {
-    program: OsString,
-    root: PathBuf,
-    target_dir: Option<PathBuf>,
-    lean: bool,
+pub struct TestToRun {
+    /// The name in the report (`name`, or `target/name` with several graded test files).
+    pub shown: String,
+    /// The name libtest knows.
+    pub name: String,
+    /// The test binary, as cargo printed it.
+    pub executable: String,
+    pub package: String,
+    /// The package's folder, relative to the workspace root.
+    pub package_dir: PathBuf,
 }
 
-impl Cargo {
-    /// Cargo for the workspace at `root`; `target_dir` overrides `CARGO_TARGET_DIR`.
-    pub fn new(root: &Path, target_dir: Option<PathBuf>) -> Cargo {
-        Cargo {
-            program: std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
-            root: root.to_path_buf(),
-            target_dir,
-            lean: false,
-        }
+/// Lists the tests of a test binary (no test runs: libtest only prints their names).
+pub fn list(executable: &Path, limit: Duration) -> std::io::Result<Result<Vec<String>, String>> {
+    let mut command = std::process::Command::new(executable);
+    command.args(["--list", "--format", "terse"]);
+    let run = Watch::new(limit).keep(4 << 20).run(command)?;
+    if !run.success() {
+        return Ok(Err(format!(
+            "{} --list failed: {}",
+            executable.display(),
+            run.stderr.lines().next().unwrap_or("no message")
+        )));
     }
-
-    /// Builds without debug information and without incremental compilation: each
-    /// submission's code is new, so an incremental cache only costs time, and linking test
-    /// binaries without debug information is about twice as fast. (Panic messages keep their
-    /// file and line.) Only for a target folder of the grader's own: in a shared one it would
-    /// rebuild everything, twice.
-    pub fn lean(mut self) -> Cargo {
-        self.lean = true;
-        self
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    fn command(&self) -> Command {
-        let mut command = Command::new(&self.program);
-        command
-            .current_dir(&self.root)
-            .env("CARGO_TERM_COLOR", "never")
-            // Short panics; and no user setting may change libtest's output format.
-            .env("RUST_BACKTRACE", "0")
-            .env_remove("RUST_TEST_NOCAPTURE")
-            .env_remove("RUST_TEST_THREADS");
-        if let Some(dir) = &self.target_dir {
-            command.env("CARGO_TARGET_DIR", dir);
-        }
-        if self.lean {
-            command
-                .env("CARGO_PROFILE_DEV_DEBUG", "0")
-                .env("CARGO_PROFILE_TEST_DEBUG", "0")
-                .env("CARGO_INCREMENTAL", "0");
-        }
-        command
-    }
-
-    /// Builds the graded tests of several packages in one cargo run, so that they compile in
-    /// parallel. Best effort: a failure shows again, per exercise, in [`run_exercise`].
-    pub fn prebuild(&self, packages: &[&str], targets: &[String], limit: Duration) {
-        if packages.is_empty() || targets.is_empty() {
-            return;
-        }
-        let mut command = self.command();
-        command.args(["build", "--keep-going", "--message-format", "short"]);
-        for package in packages {
-            command.args(["-p", package]);
-        }
-        for target in targets {
-            command.args(["--test", target]);
-        }
-        let _ = run_watched(command, limit);
-    }
-
-    /// Builds one test target and lists its tests.
-    fn list(&self, package: &str, target: &str, limit: Duration) -> std::io::Result<Listing> {
-        let mut command = self.command();
-        command
-            .args(["test", "-p", package, "--test", target])
-            .args([
-                "--message-format",
-                "short",
-                "--",
-                "--list",
-                "--format",
-                "terse",
-            ]);
-        let run = run_watched(command, limit)?;
-        if run.killed() {
-            return Ok(Listing::Failed(format!(
-                "the build did not finish within {} minutes",
-                limit.as_secs().div_ceil(60)
-            )));
-        }
-        if !run.status.is_some_and(|s| s.success()) {
-            let error = first_compile_error(&run.stderr)
-                .unwrap_or_else(|| last_line(&run.stderr).unwrap_or("cargo test failed").into());
-            return Ok(Listing::Failed(error));
-        }
-        let names = run
-            .lines
-            .iter()
-            .filter_map(|line| line.text.strip_suffix(": test"))
-            .map(str::to_string)
-            .collect();
-        Ok(Listing::Tests(names))
-    }
-
-    /// Runs the tests of one target: all of them, or exactly those named.
-    fn run_tests(
-        &self,
-        package: &str,
-        target: &str,
-        exact: &[&str],
-        limit: Duration,
-    ) -> std::io::Result<Watched> {
-        let count = if exact.is_empty() {
-            MAX_THREADS
-        } else {
-            exact.len()
-        };
-        let mut command = self.command();
-        command
-            .args(["test", "-p", package, "--test", target])
-            .args(["--message-format", "short", "--"])
-            .args(["--test-threads", &count.clamp(1, MAX_THREADS).to_string()]);
-        if !exact.is_empty() {
-            command.arg("--exact").args(exact);
-        }
-        run_watched(command, limit)
-    }
+    Ok(Ok(run
+        .stdout
+        .lines()
+        .filter_map(|line| line.strip_suffix(": test"))
+        .filter(|name| *name != SEAL_TEST)
+        .map(str::to_string)
+        .collect()))
 }
 
-enum Listing {
-    Tests(Vec<String>),
-    Failed(String),
-}
-
-/// Lists the graded tests of `package` (building them): `None` if they do not build.
-pub fn list_tests(
-    cargo: &Cargo,
-    package: &str,
-    targets: &[String],
-    limits: &Limits,
-) -> std::io::Result<Option<Vec<String>>> {
-    let mut all = Vec::new();
-    for target in targets {
-        match cargo.list(package, target, limits.build)? {
-            Listing::Tests(names) => {
-                all.extend(names.iter().map(|n| qualified(targets, target, n)))
-            }
-            Listing::Failed(_) => return Ok(None),
+/// Runs `tests` at `place`, each in its own process, all within `limit` from now. Verdict
+/// files go in new folders under `scratch`. Results come in the order of `tests`; ignored
+/// tests are left out (they are not graded).
+pub fn run_tests(
+    place: &Place,
+    tests: &[TestToRun],
+    limit: Duration,
+    scratch: &Path,
+) -> Vec<RawResult> {
+    let deadline = Instant::now() + limit;
+    let queue = Mutex::new((0..tests.len()).collect::<VecDeque<usize>>());
+    let results = Mutex::new(vec![None; tests.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..WORKERS.min(tests.len()) {
+            scope.spawn(|| {
+                loop {
+                    let Some(index) = queue.lock().unwrap().pop_front() else {
+                        break;
+                    };
+                    let test = &tests[index];
+                    let dir = scratch.join(format!("test-{index}"));
+                    let result = run_one(place, test, deadline, limit, &dir);
+                    results.lock().unwrap()[index] = Some(result);
+                }
+            });
         }
-    }
-    Ok(Some(all))
+    });
+    results
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .collect()
 }
 
-/// Builds and runs every graded test of `package` (its test targets `targets`).
-pub fn run_exercise(
-    cargo: &Cargo,
-    package: &str,
-    targets: &[String],
-    limits: &Limits,
-) -> std::io::Result<Run> {
-    let mut listed = Vec::new();
-    for target in targets {
-        match cargo.list(package, target, limits.build)? {
-            Listing::Tests(names) => listed.push((target, names)),
-            Listing::Failed(error) => return Ok(Run::DidNotCompile(error)),
-        }
-    }
-    // The time limit counts from here: building is over.
-    let deadline = Instant::now() + limits.per_exercise;
-    let mut results = Vec::new();
-    for (target, names) in listed {
-        let ran = run_target(
-            cargo,
-            package,
-            target,
-            &names,
-            deadline,
-            limits.per_exercise,
-        )?;
-        results.extend(ran.into_iter().map(|mut result| {
-            result.name = qualified(targets, target, &result.name);
-            result
-        }));
-    }
-    Ok(Run::Ran(results))
-}
-
-/// A test's name in the report: `name`, or `target/name` when an exercise has several
-/// graded test files.
-fn qualified(targets: &[String], target: &str, name: &str) -> String {
-    if targets.len() > 1 {
-        format!("{target}/{name}")
-    } else {
-        name.to_string()
-    }
-}
-
-fn run_target(
-    cargo: &Cargo,
-    package: &str,
-    target: &str,
-    names: &[String],
+/// One test in one process. `None` for an ignored test.
+fn run_one(
+    place: &Place,
+    test: &TestToRun,
     deadline: Instant,
     limit: Duration,
-) -> std::io::Result<Vec<RawResult>> {
+    dir: &Path,
+) -> Option<RawResult> {
     let left = deadline.saturating_duration_since(Instant::now());
-    let mut found = Found::default();
-    let mut killed = left.is_zero();
-    if !names.is_empty() && !left.is_zero() {
-        let run = cargo.run_tests(package, target, &[], left)?;
-        found = results_of(&run, names);
-        killed = run.killed();
+    if left.is_zero() || process::interrupted() {
+        return Some(timed_out(&test.shown, limit, false));
     }
-
-    // libtest prints what failed tests said only at the very end: a process that was killed
-    // or crashed never did. Run those tests again, together (they end quickly: they failed),
-    // to get their messages back. This may take up to one more time limit.
-    if !found.lost.is_empty() {
-        let lost: Vec<&str> = found.lost.iter().map(String::as_str).collect();
-        let run = cargo.run_tests(package, target, &lost, limit)?;
-        let again = results_of(&run, &found.lost);
-        for (name, result) in again.results {
-            if !again.lost.contains(&name) {
-                found.results.insert(name, result);
-            }
-        }
+    let verdict = match VerdictFile::create(dir) {
+        Ok(verdict) => verdict,
+        Err(error) => return Some(grader_error(&test.shown, &error.to_string())),
+    };
+    let mut args: Vec<OsString> = vec!["--exact".into()];
+    if place.sealed() {
+        args.push(SEAL_TEST.into());
     }
-
-    let mut ordered = Vec::new();
-    for name in names {
-        match found.results.remove(name) {
-            Some(Some(mut result)) => {
-                if found.lost.contains(name) && result.message.is_empty() {
-                    result.message = "the test failed, but its message was lost: the test \
-                                      process was stopped before it could print it"
-                        .into();
-                }
-                ordered.push(result);
-                continue;
-            }
-            // Ignored tests are not graded.
-            Some(None) => continue,
-            None => {}
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if killed || left.is_zero() {
-            ordered.push(timed_out(name, limit));
-            continue;
-        }
-        // The process ended without this test's result: run it on its own.
-        let run = cargo.run_tests(package, target, &[name.as_str()], left)?;
-        match results_of(&run, std::slice::from_ref(name))
-            .results
-            .remove(name)
-        {
-            Some(Some(result)) => ordered.push(result),
-            Some(None) => {}
-            None if run.killed() => ordered.push(timed_out(name, limit)),
-            None => ordered.push(crashed(name, &run)),
-        }
-    }
-    Ok(ordered)
+    args.extend([
+        test.name.clone().into(),
+        "--test-threads".into(),
+        "1".into(),
+        "--logfile".into(),
+        place.log_argument(&verdict),
+    ]);
+    let mut check = || verdict.check();
+    let watch = Watch::new(left).keep(KEEP).flood(FLOOD).check(&mut check);
+    let process = TestProcess {
+        executable: &test.executable,
+        package: &test.package,
+        package_dir: &test.package_dir,
+        args: &args,
+    };
+    let run = place.test_process(&process, &verdict, watch, left);
+    let run = match run {
+        Ok(run) => run,
+        Err(error) => return Some(grader_error(&test.shown, &error.to_string())),
+    };
+    let log = verdict.read().unwrap_or_default();
+    let _ = std::fs::remove_dir_all(dir);
+    judge(
+        test,
+        &run,
+        verdict_of(&log, &test.name, place.sealed()),
+        limit,
+    )
 }
 
-/// What one run of a test process said about the tests asked for.
-#[derive(Default)]
-struct Found {
-    /// `None` for an ignored test.
-    results: BTreeMap<String, Option<RawResult>>,
-    /// Tests that failed but whose message never came (the process ended before printing
-    /// its `failures:` section).
-    lost: Vec<String>,
-}
-
-/// The results in `run` for the tests in `names` (the last line for a name wins, so text a
-/// test prints that looks like a result line does not count over the real one).
-fn results_of(run: &Watched, names: &[String]) -> Found {
-    let started = run
-        .lines
-        .iter()
-        .find(|line| line.text.starts_with("running "))
-        .map_or(Duration::ZERO, |line| line.at);
-    let mut finished = BTreeMap::new();
-    for line in &run.lines {
-        if let Some(name) = result_name(&line.text) {
-            finished.insert(name.to_string(), line.at.saturating_sub(started));
+/// The result of a test from its log's verdict and how its process ended.
+fn judge(
+    test: &TestToRun,
+    run: &Watched,
+    verdict: Result<Verdict, String>,
+    limit: Duration,
+) -> Option<RawResult> {
+    let result = |status, message: String| RawResult {
+        name: test.shown.clone(),
+        status,
+        message: shorten(&message, MESSAGE_CAP),
+        duration: Some(run.elapsed),
+    };
+    match verdict {
+        Ok(Verdict::Passed) => return Some(result(Status::Passed, String::new())),
+        Ok(Verdict::Ignored) => return None,
+        Ok(Verdict::Failed) => {
+            let case = libtest::parse(&run.stdout)
+                .into_iter()
+                .find(|case| case.name == test.name && case.outcome == Outcome::Failed)
+                .unwrap_or(TestCase {
+                    name: test.name.clone(),
+                    outcome: Outcome::Failed,
+                    output: String::new(),
+                });
+            let (status, message) = classify(&case).unwrap_or((Status::Failed, String::new()));
+            return Some(result(status, message));
         }
+        Ok(Verdict::Missing) | Err(_) => {}
     }
-    let mut found = Found::default();
-    for case in libtest::parse(&run.stdout()) {
-        if !names.contains(&case.name) {
-            continue;
-        }
-        let lost = case.outcome == Outcome::Failed && case.output.trim().is_empty();
-        if lost && !found.lost.contains(&case.name) {
-            found.lost.push(case.name.clone());
-        } else if !lost {
-            found.lost.retain(|name| *name != case.name);
-        }
-        let duration = finished.get(&case.name).copied();
-        let result = classify(&case).map(|(status, message)| RawResult {
-            name: case.name.clone(),
-            status,
-            message: if lost { String::new() } else { message },
-            duration,
-        });
-        found.results.insert(case.name, result);
-    }
-    found
-}
-
-/// `test NAME ... ok` → NAME.
-fn result_name(line: &str) -> Option<&str> {
-    let (name, _) = line.strip_prefix("test ")?.split_once(" ... ")?;
-    Some(name.strip_suffix(" - should panic").unwrap_or(name))
+    Some(match &run.ending {
+        Ending::TimedOut => timed_out(&test.shown, limit, true),
+        Ending::Interrupted => result(
+            Status::TimedOut,
+            "grading was interrupted while this test ran".into(),
+        ),
+        Ending::Flooded(bytes) => result(
+            Status::Failed,
+            format!(
+                "the test printed more than {} MiB, so it was stopped: does the code print in \
+                 a loop?",
+                bytes >> 20
+            ),
+        ),
+        Ending::Stopped(reason) => result(Status::Failed, reason.clone()),
+        Ending::Exited(status) => match verdict {
+            Err(reason) => result(Status::Failed, reason),
+            Ok(_) => result(Status::Failed, crashed(*status, &run.stderr)),
+        },
+    })
 }
 
 /// A libtest result as a grading status and its message (`None`: ignored, not graded).
@@ -410,35 +265,45 @@ pub fn classify(case: &TestCase) -> Option<(Status, String)> {
     })
 }
 
-fn timed_out(name: &str, limit: Duration) -> RawResult {
-    RawResult {
-        name: name.to_string(),
-        status: Status::TimedOut,
-        message: format!(
+fn timed_out(name: &str, limit: Duration, started: bool) -> RawResult {
+    let message = if started {
+        format!(
             "still running when the exercise's time limit ({}s) ran out, so it was stopped. A \
              test that never ends usually waits for bytes that never come (a missing flush, or \
              no shutdown of the sending side) or loops after end-of-file",
             limit.as_secs()
-        ),
+        )
+    } else {
+        format!(
+            "not run: the exercise's time limit ({}s) ran out before it could start, because \
+             other tests of the exercise took it all",
+            limit.as_secs()
+        )
+    };
+    RawResult {
+        name: name.to_string(),
+        status: Status::TimedOut,
+        message,
         duration: None,
     }
 }
 
-fn crashed(name: &str, run: &Watched) -> RawResult {
-    // cargo says how the test process ended: "process didn't exit successfully: `…` (signal:
-    // 6, SIGABRT: process abort signal)".
-    let how = run
-        .stderr
-        .lines()
-        .find_map(|line| line.split("process didn't exit successfully").nth(1))
-        .and_then(|rest| rest.rfind(" (").map(|i| &rest[i + 2..]))
-        .map(|how| how.trim().trim_end_matches(')').to_string())
-        .unwrap_or_else(|| "it exited early".to_string());
-    let said: Vec<&str> = run
-        .stderr
+fn grader_error(name: &str, error: &str) -> RawResult {
+    RawResult {
+        name: name.to_string(),
+        status: Status::Failed,
+        message: format!("the grader could not run this test: {error}"),
+        duration: None,
+    }
+}
+
+/// Why a test process ended before its result, in a student's words.
+fn crashed(status: std::process::ExitStatus, stderr: &str) -> String {
+    let how = describe_exit(status);
+    let said: Vec<&str> = stderr
         .lines()
         .map(str::trim)
-        .filter(|line| !line.is_empty() && !is_cargo_line(line))
+        .filter(|line| !line.is_empty() && !line.starts_with("warning: `--logfile`"))
         .take(5)
         .collect();
     let mut message = format!(
@@ -449,26 +314,36 @@ fn crashed(name: &str, run: &Watched) -> RawResult {
         message.push('\n');
         message.push_str(&said.join("\n"));
     }
-    RawResult {
-        name: name.to_string(),
-        status: Status::Failed,
-        message: shorten(&message, MESSAGE_CAP),
-        duration: None,
-    }
+    message
 }
 
-fn is_cargo_line(line: &str) -> bool {
-    [
-        "Finished",
-        "Running",
-        "Compiling",
-        "Blocking",
-        "Caused by:",
-        "error: test failed",
-        "process didn't exit successfully",
-    ]
-    .iter()
-    .any(|prefix| line.starts_with(prefix))
+/// `exit status 0`, `killed by signal 6 (SIGABRT)`. A sandbox reports a signal as the exit
+/// status 128 + N, like a shell.
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        let signal = status.signal().or_else(|| {
+            status
+                .code()
+                .filter(|c| (129..160).contains(c))
+                .map(|c| c - 128)
+        });
+        if let Some(signal) = signal {
+            let name = match signal {
+                6 => " (SIGABRT: an abort)",
+                9 => " (SIGKILL)",
+                11 => " (SIGSEGV: a stack overflow?)",
+                15 => " (SIGTERM)",
+                _ => "",
+            };
+            return format!("killed by signal {signal}{name}");
+        }
+    }
+    match status.code() {
+        Some(code) => format!("exit status {code}"),
+        None => "it was killed".to_string(),
+    }
 }
 
 /// The first compiler error in cargo's stderr (`--message-format short`), shortened, with how
@@ -515,22 +390,6 @@ fn is_error_line(line: &str) -> bool {
     first.starts_with("error") || (first.contains(':') && second.starts_with("error"))
 }
 
-fn last_line(text: &str) -> Option<&str> {
-    text.lines().map(str::trim).rfind(|line| !line.is_empty())
-}
-
-/// At most `max` bytes of `text` (on a character boundary), marked when cut.
-pub fn shorten(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… (cut)", &text[..end])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -555,19 +414,6 @@ error: could not compile `ex01` (lib) due to 2 previous errors
             "error: no test target named `graded` in `ex01` package"
         );
         assert_eq!(first_compile_error("all fine\n"), None);
-    }
-
-    #[test]
-    fn long_text_is_cut_on_a_character_boundary() {
-        assert_eq!(shorten("héllo", 2), "h… (cut)");
-        assert_eq!(shorten("hello", 5), "hello");
-    }
-
-    #[test]
-    fn result_lines_give_names() {
-        assert_eq!(result_name("test a::b ... ok"), Some("a::b"));
-        assert_eq!(result_name("test a - should panic ... ok"), Some("a"));
-        assert_eq!(result_name("running 3 tests"), None);
     }
 
     #[test]

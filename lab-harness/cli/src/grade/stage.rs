@@ -1,15 +1,15 @@
-//! A submission, staged: a fresh copy of the kit's handout with only the submission's
-//! `exercises/*/src/` put in.
+//! A submission, staged: a copy of the kit's handout (graded tests sealed, see
+//! `lab_harness::seal_verdicts`) with only the submission's `exercises/*/src/` put in.
 //!
 //! A submission is untrusted: nothing else of it is used. Its tests, its `Cargo.toml` files,
-//! a `build.rs`, symbolic links: none are copied, so the graded tests are always the kit's.
+//! a `build.rs`, symbolic links: none are copied, so the graded tests and manifests are
+//! always the kit's, written afresh for every submission.
 //!
 //! Speed without wrong grades: cargo decides what to rebuild from file modification times.
-//! Files copied from the kit keep theirs, so a later submission reuses the harness and its
-//! dependencies already built in the shared target folder. Every file under
-//! `exercises/*/src/` is written with a new time, so the code under test is always rebuilt:
-//! reusing a build of *another* submission's code would give a wrong grade. (For the same
-//! reason a staged build never shares a target folder with the kit's own builds.)
+//! The kit's files keep theirs, here and in the copy of the dependencies' build each
+//! submission starts from, so the harness and its dependencies are never rebuilt. Every
+//! submitted file is written with a new time, so the code under test is always rebuilt:
+//! reusing a build of *another* submission's code would give a wrong grade.
 
 use std::fs::{self, File};
 use std::io;
@@ -29,25 +29,86 @@ const MAX_FILES: usize = 500;
 /// Folders nested deeper than this in a submitted `src/` are left out.
 const MAX_DEPTH: usize = 8;
 
-/// Writes `files` under `dest` (see the module's note on modification times).
-pub fn write_files(files: &[KitFile], dest: &Path) -> io::Result<()> {
+/// Writes `files` under `dest`, each with the modification time of the kit file it comes
+/// from; a file made by the handout (its `Cargo.toml`, its README) gets `text_time`.
+pub fn write_files(files: &[KitFile], dest: &Path, text_time: SystemTime) -> io::Result<()> {
     for file in files {
         let to = dest.join(&file.path);
         if let Some(parent) = to.parent() {
             fs::create_dir_all(parent)?;
         }
-        match &file.source {
-            Source::Text(text) => fs::write(&to, text)?,
+        let modified = match &file.source {
+            Source::Text(text) => {
+                fs::write(&to, text)?;
+                text_time
+            }
             Source::Copy(from) => {
                 fs::copy(from, &to)?;
-                if !is_code_under_test(&file.path) {
-                    let modified = fs::metadata(from)?.modified()?;
-                    File::options()
-                        .write(true)
-                        .open(&to)?
-                        .set_modified(modified)?;
-                }
+                fs::metadata(from)?.modified()?
             }
+        };
+        File::options()
+            .write(true)
+            .open(&to)?
+            .set_modified(modified)?;
+    }
+    Ok(())
+}
+
+/// Adds the seal test (`lab_harness::SEAL_TEST`) to the end of every graded test file of
+/// `exercises` under the staged kit `kit`, keeping each file's modification time (the seal
+/// is the same in every build, so it alone never makes cargo rebuild).
+pub fn seal_tests(kit: &Path, exercises: &[Exercise]) -> io::Result<()> {
+    for exercise in exercises {
+        for test in &exercise.tests {
+            let Some(name) = test.file_name() else {
+                continue;
+            };
+            let path = kit
+                .join("exercises")
+                .join(&exercise.folder)
+                .join("tests")
+                .join(name);
+            let modified = fs::metadata(&path)?.modified()?;
+            let mut text = fs::read_to_string(&path)?;
+            text.push_str(&seal_test());
+            fs::write(&path, text)?;
+            File::options()
+                .write(true)
+                .open(&path)?
+                .set_modified(modified)?;
+        }
+    }
+    Ok(())
+}
+
+/// The test [`seal_tests`] adds.
+fn seal_test() -> String {
+    format!(
+        "\n// Added by `cargo lab grade` to its copy of this file: libtest runs this test first, \
+         and it\n// makes the verdict log unreachable for the code under test (see \
+         lab_harness::seal_verdicts).\n#[test]\nfn {}() {{\n    lab_harness::seal_verdicts();\n}}\n",
+        lab_harness::SEAL_TEST
+    )
+}
+
+/// Copies the folder `from` to `to`, keeping every file's modification time, so that cargo
+/// finds a copied build as fresh as the original. Symbolic links are not followed (a kit
+/// and a build have none).
+pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else if kind.is_file() {
+            fs::copy(entry.path(), &target)?;
+            File::options()
+                .write(true)
+                .open(&target)?
+                .set_modified(entry.metadata()?.modified()?)?;
         }
     }
     Ok(())
@@ -179,17 +240,6 @@ pub fn find_exercises(submission: &Path, exercises: &[Exercise]) -> Option<PathB
         [only] => direct(only),
         _ => None,
     }
-}
-
-/// Puts the kit's skeleton of exercise `folder` back into the staged kit (new times).
-pub fn restore_skeleton(kit: &Path, stage: &Path, folder: &str) -> io::Result<()> {
-    let from = kit.join("exercises").join(folder).join("src");
-    let to = stage.join("exercises").join(folder).join("src");
-    if to.exists() {
-        fs::remove_dir_all(&to)?;
-    }
-    let mut notes = Vec::new();
-    copy_submitted(&from, &to, 0, &mut 0, folder, &mut notes)
 }
 
 /// A folder under the system's temporary folder, removed when dropped.
