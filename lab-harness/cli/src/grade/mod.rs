@@ -12,7 +12,7 @@
 //! - [`stage`]: a fresh copy of the kit with a submission's code in it (the graded tests
 //!   come from the kit, never from the submission); [`batch`] grades a folder of them.
 //! - [`handout`]: the students' copy of the kit (no solutions); [`package`] wraps it into a
-//!   Gradescope autograder ([`zip`]).
+//!   Gradescope autograder.
 
 pub mod batch;
 pub mod config;
@@ -26,7 +26,6 @@ pub mod points;
 pub mod run;
 pub mod stage;
 pub mod table;
-pub mod zip;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
