@@ -263,42 +263,44 @@ fn header(columns: &[Column]) -> Vec<String> {
 }
 
 fn row(columns: &[Column], submission: &Submission) -> Vec<String> {
-    let student = &submission.student;
+    let mut row = vec![text(&submission.student)];
     let status = row_status(submission).to_string();
-    let Ok(report) = &submission.outcome else {
-        let reason = submission.outcome.as_ref().err().map_or("", String::as_str);
-        let max: Points = columns.iter().map(|c| c.max_points).sum();
-        let mut row = vec![
-            text(student),
-            "0".to_string(),
-            max.to_string(),
-            status,
-            text(reason),
-            String::new(),
-            String::new(),
-        ];
-        for _ in columns {
-            row.extend(["0".to_string(), String::new(), "error".to_string()]);
-        }
-        return row;
-    };
-    let mut row = vec![
-        text(student),
-        report.points().to_string(),
-        report.max_points().to_string(),
-        status,
-        text(&report.notes.join("; ")),
-        report.isolation.key().to_string(),
-        report.complete.to_string(),
-    ];
-    for column in columns {
-        match report.exercises.iter().find(|e| e.id == column.id) {
-            Some(exercise) => {
-                row.push(exercise.points().to_string());
-                row.push(format!("{}/{}", exercise.passed(), exercise.tests.len()));
-                row.push(exercise.status().key().to_string());
+    match &submission.outcome {
+        Ok(report) => {
+            row.extend([
+                report.points().to_string(),
+                report.max_points().to_string(),
+                status,
+                text(&report.notes.join("; ")),
+                report.isolation.key().to_string(),
+                report.complete.to_string(),
+            ]);
+            for column in columns {
+                match report.exercises.iter().find(|e| e.id == column.id) {
+                    Some(exercise) => row.extend([
+                        exercise.points().to_string(),
+                        format!("{}/{}", exercise.passed(), exercise.tests.len()),
+                        exercise.status().key().to_string(),
+                    ]),
+                    // Not in the report: another --only, or grading was interrupted first.
+                    None => row.extend(["0".to_string(), String::new(), "not_graded".into()]),
+                }
             }
-            None => row.extend(["0".to_string(), String::new(), "not_graded".to_string()]),
+        }
+        Err(reason) => {
+            let max: Points = columns.iter().map(|c| c.max_points).sum();
+            // No report: nothing to say about isolation or completeness.
+            row.extend([
+                "0".to_string(),
+                max.to_string(),
+                status,
+                text(reason),
+                String::new(),
+                String::new(),
+            ]);
+            for _ in columns {
+                row.extend(["0".to_string(), String::new(), ERROR.to_string()]);
+            }
         }
     }
     row
