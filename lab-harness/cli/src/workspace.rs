@@ -87,33 +87,62 @@ pub fn exercises(root: &Path) -> io::Result<Vec<Exercise>> {
 
 /// The `name` of a manifest's `[package]` section.
 pub fn package_name(manifest: &Path) -> io::Result<String> {
-    let text = fs::read_to_string(manifest)?;
-    package_key(&text, "name").ok_or_else(|| {
+    let invalid = |what: String| {
         io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("{} has no [package] name", manifest.display()),
+            format!("{}: {what}", manifest.display()),
         )
-    })
+    };
+    let table = read_manifest(manifest)?.map_err(|error| invalid(error.message().to_string()))?;
+    package_key(&table, "name").ok_or_else(|| invalid("no [package] name".to_string()))
 }
 
-/// A string value of a manifest's `[package]` section, e.g. its `description`.
+/// A string value of a manifest's `[package]` section, e.g. its `description`; `None` when
+/// the manifest cannot be read or has no such string (`description.workspace = true`).
 pub fn package_value(manifest: &Path, key: &str) -> Option<String> {
-    package_key(&fs::read_to_string(manifest).ok()?, key)
+    package_key(&read_manifest(manifest).ok()?.ok()?, key)
 }
 
-/// A small reader for `key = "value"` lines of `[package]`: no TOML crate for a few keys.
-fn package_key(manifest: &str, key: &str) -> Option<String> {
-    let mut in_package = false;
-    for line in manifest.lines() {
-        let line = line.trim();
-        if line.starts_with('[') {
-            in_package = line == "[package]";
-        } else if in_package
-            && let Some((k, v)) = line.split_once('=')
-            && k.trim() == key
-        {
-            return Some(v.trim().trim_matches('"').to_string());
-        }
+/// A manifest, parsed: an I/O error outside, a TOML error inside.
+fn read_manifest(manifest: &Path) -> io::Result<Result<toml::Table, toml::de::Error>> {
+    Ok(toml::from_str(&fs::read_to_string(manifest)?))
+}
+
+fn package_key(manifest: &toml::Table, key: &str) -> Option<String> {
+    let value = manifest.get("package")?.get(key)?.as_str()?;
+    Some(value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grade::stage::TempDir;
+
+    #[test]
+    fn package_keys_are_read_from_the_manifest() {
+        let dir = TempDir::new("manifest").unwrap();
+        let manifest = dir.path().join("Cargo.toml");
+        fs::write(
+            &manifest,
+            "# name = \"not this\"\n[package]\nname = \"ex01\" # the skeleton\n\
+             description = 'Raw \"send\" and recv'\nedition.workspace = true\n\n\
+             [dependencies]\nname = \"other\"\n",
+        )
+        .unwrap();
+        assert_eq!(package_name(&manifest).unwrap(), "ex01");
+        assert_eq!(
+            package_value(&manifest, "description").as_deref(),
+            Some("Raw \"send\" and recv")
+        );
+        assert_eq!(package_value(&manifest, "edition"), None);
+        assert_eq!(package_value(&manifest, "version"), None);
+
+        fs::write(&manifest, "[dependencies]\nname = \"other\"\n").unwrap();
+        let error = package_name(&manifest).unwrap_err().to_string();
+        assert!(error.ends_with("Cargo.toml: no [package] name"), "{error}");
+        fs::write(&manifest, "[package\nname = \"ex01\"\n").unwrap();
+        let error = package_name(&manifest).unwrap_err().to_string();
+        assert!(error.contains("Cargo.toml: unclosed table"), "{error}");
+        assert_eq!(package_value(&manifest, "name"), None);
     }
-    None
 }

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, bail};
 use lab_cli::grade::batch::{self, Base, BatchEvent, Kit, Submission};
 use lab_cli::grade::csv::{self, Column};
-use lab_cli::grade::json::{self, Json};
+use lab_cli::grade::json;
 use lab_cli::grade::place::Place;
 use lab_cli::grade::sandbox::Sandbox;
 use lab_cli::grade::stage::TempDir;
@@ -149,7 +149,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )?;
         let text = match format {
             Format::Csv => csv::gradebook(&columns, &submissions),
-            Format::Json => batch_json(&submissions),
+            Format::Json => json::batch(&submissions),
             _ => batch_table(&submissions),
         };
         write_report(args.out.as_deref(), &text)?;
@@ -336,26 +336,6 @@ fn print_batch_progress(event: BatchEvent) {
     }
 }
 
-/// `[{"student", "status": "graded" | "error", "reason", "report": {…} | null}]`
-fn batch_json(submissions: &[Submission]) -> String {
-    let items = submissions
-        .iter()
-        .map(|s| {
-            let (status, reason, report) = match &s.outcome {
-                Ok(report) => ("graded", Json::Null, json::to_json(report)),
-                Err(reason) => ("error", Json::str(reason), Json::Null),
-            };
-            Json::object([
-                ("student", Json::str(&s.student)),
-                ("status", Json::str(status)),
-                ("reason", reason),
-                ("report", report),
-            ])
-        })
-        .collect();
-    Json::Array(items).pretty()
-}
-
 fn batch_table(submissions: &[Submission]) -> String {
     let width = submissions
         .iter()
@@ -366,11 +346,21 @@ fn batch_table(submissions: &[Submission]) -> String {
     let mut out = format!("{:<width$}  score\n", "student");
     for submission in submissions {
         let score = match &submission.outcome {
-            Ok(report) => format!(
-                "{} / {}",
-                report.points().fixed(),
-                report.max_points().fixed()
-            ),
+            Ok(report) => {
+                let mut score = format!(
+                    "{} / {}",
+                    report.points().fixed(),
+                    report.max_points().fixed()
+                );
+                // The gradebook's flags, in words: a partial or untrusted score.
+                if !report.complete {
+                    score.push_str("  (incomplete: grading was interrupted)");
+                }
+                if report.isolation.warning().is_some() {
+                    score.push_str(&format!("  ({})", report.isolation.key()));
+                }
+                score
+            }
             Err(reason) => format!("not graded: {reason}"),
         };
         out.push_str(&format!("{:<width$}  {score}\n", submission.student));

@@ -192,7 +192,10 @@ impl BaseLock {
                 );
             }
             if !said {
-                eprintln!("waiting for another grader (process {}) of this kit …", owner.trim());
+                eprintln!(
+                    "waiting for another grader (process {}) of this kit …",
+                    owner.trim()
+                );
                 said = true;
             }
             std::thread::sleep(Duration::from_millis(200));

@@ -1,7 +1,7 @@
 //! `grading.toml`: how many points each exercise and each graded test is worth.
 //!
-//! The file is optional and small, so it is read by a reader for exactly the part of TOML it
-//! uses (tables, `key = number`, comments), with a line number in every error:
+//! The file is optional and small. It is read with the toml crate through serde into
+//! `GradingFile`, which admits exactly two tables; every error names its line and column:
 //!
 //! ```toml
 //! [points]
@@ -16,11 +16,16 @@
 //! An exercise's points are split over its graded tests in proportion to their weights.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::fs;
 use std::io;
+use std::ops::Range;
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+use toml::Spanned;
 
 use super::points::Points;
 use crate::workspace::Exercise;
@@ -72,62 +77,29 @@ impl Config {
 
     /// Parses the text of a `grading.toml`.
     pub fn parse(text: &str) -> anyhow::Result<Config> {
+        let file: GradingFile = toml::from_str(text)
+            .map_err(|error| anyhow!(located(text, error.span(), error.message())))?;
         let mut config = Config::default();
-        let mut table: Option<Table> = None;
-        for (index, raw) in text.lines().enumerate() {
-            let number = index + 1;
-            let line = strip_comment(raw).trim();
-            if line.is_empty() {
-                continue;
-            }
-            if let Some(header) = line.strip_prefix('[') {
-                let Some(header) = header.strip_suffix(']') else {
-                    bail!("line {number}: a table header must end with `]`");
-                };
-                let parts = split_dotted(header.trim())
-                    .ok_or_else(|| anyhow::anyhow!("line {number}: cannot read `[{header}]`"))?;
-                table = Some(match parts.as_slice() {
-                    [p] if p == "points" => Table::Points,
-                    [w, exercise] if w == "weights" => {
-                        config.weights.entry(exercise.clone()).or_default();
-                        Table::Weights(exercise.clone())
-                    }
-                    _ => bail!(
-                        "line {number}: unknown table `[{header}]` (expected [points] or \
-                         [weights.EXERCISE])"
-                    ),
-                });
-                continue;
-            }
-            let Some((key, value)) = split_key_value(line) else {
-                bail!(
-                    "line {number}: expected `key = number`, found `{}`",
-                    raw.trim()
-                );
-            };
-            let Some(value) = parse_number(value) else {
-                bail!("line {number}: `{key}` must be a number of 0 or more, found `{value}`");
-            };
-            match &table {
-                None => bail!("line {number}: `{key}` must be inside [points] or [weights.…]"),
-                Some(Table::Points) => {
-                    let points = Points::from_f64(value).ok_or_else(|| {
-                        anyhow::anyhow!("line {number}: `{key}`: {value} is not a number of points")
-                    })?;
-                    if key == "default" {
-                        config.default_points = points;
-                    } else if config.points.insert(key.clone(), points).is_some() {
-                        bail!("line {number}: `{key}` is set twice");
-                    }
-                }
-                Some(Table::Weights(exercise)) => {
-                    let weights = config.weights.entry(exercise.clone()).or_default();
-                    if weights.insert(key.clone(), value).is_some() {
-                        bail!("line {number}: `{key}` is set twice");
-                    }
-                }
+        for (key, amount) in file.points {
+            let value = amount.get_ref().0;
+            let points = Points::from_f64(value).ok_or_else(|| {
+                let message = format!("`{key}`: {value} is not a number of points");
+                anyhow!(located(text, Some(amount.span()), &message))
+            })?;
+            if key == "default" {
+                config.default_points = points;
+            } else {
+                config.points.insert(key, points);
             }
         }
+        config.weights = file
+            .weights
+            .into_iter()
+            .map(|(exercise, weights)| {
+                let weights = weights.into_iter().map(|(key, w)| (key, w.0)).collect();
+                (exercise, weights)
+            })
+            .collect();
         Ok(config)
     }
 
@@ -182,9 +154,76 @@ impl Config {
     }
 }
 
-enum Table {
-    Points,
-    Weights(String),
+/// The file as written: `[points]` (exercise or `default` → points) and `[weights.EXERCISE]`
+/// (test name or function prefix → weight). Anything else is an error, so that a typo in a
+/// table's name (`[pointz]`) cannot quietly give everyone the default points. The toml crate
+/// refuses a key set twice.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GradingFile {
+    /// With its place in the file, for an error found after parsing (too many points).
+    #[serde(default)]
+    points: BTreeMap<String, Spanned<Amount>>,
+    #[serde(default)]
+    weights: BTreeMap<String, BTreeMap<String, Amount>>,
+}
+
+/// A number of points or a weight: a TOML integer or float, finite and 0 or more.
+#[derive(Clone, Copy, Debug)]
+struct Amount(f64);
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Amount, D::Error> {
+        deserializer.deserialize_any(AmountVisitor)
+    }
+}
+
+struct AmountVisitor;
+
+impl Visitor<'_> for AmountVisitor {
+    type Value = Amount;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a number of 0 or more")
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Amount, E> {
+        Ok(Amount(value as f64))
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Amount, E> {
+        match u64::try_from(value) {
+            Ok(value) => self.visit_u64(value),
+            Err(_) => Err(E::custom(format!(
+                "{value} is negative: a number of 0 or more is expected"
+            ))),
+        }
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Amount, E> {
+        if value.is_finite() && value >= 0.0 {
+            Ok(Amount(value))
+        } else {
+            Err(E::custom(format!("{value} is not a number of 0 or more")))
+        }
+    }
+}
+
+/// `message` with the line and column where `span` (bytes of `text`) starts, and that line:
+/// "line 2, column 8: string values must be quoted, expected literal string (`ex01 = many`)".
+fn located(text: &str, span: Option<Range<usize>>, message: &str) -> String {
+    let Some(before) = span.and_then(|span| text.get(..span.start)) else {
+        return message.to_string();
+    };
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+    let column = before[line_start..].chars().count() + 1;
+    let source = text[line_start..].lines().next().unwrap_or("").trim();
+    if source.is_empty() {
+        format!("line {line}, column {column}: {message}")
+    } else {
+        format!("line {line}, column {column}: {message} (`{source}`)")
+    }
 }
 
 /// The key that sets `test`'s weight: the test's own name, else the longest key that is a
@@ -201,81 +240,6 @@ fn match_key<'a>(table: &'a BTreeMap<String, f64>, test: &str) -> Option<&'a str
         })
         .max_by_key(|key| key.len())
         .map(String::as_str)
-}
-
-/// The line without its `# comment` (a `#` inside a "quoted key" does not count).
-fn strip_comment(line: &str) -> &str {
-    let mut quoted = false;
-    let mut escaped = false;
-    for (i, c) in line.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            '#' if !quoted => return &line[..i],
-            _ => {}
-        }
-    }
-    line
-}
-
-/// `key = value` → (key, value), the key bare (`ex01`, `a_b-c`) or "quoted".
-fn split_key_value(line: &str) -> Option<(String, &str)> {
-    let (key, rest) = read_key(line)?;
-    let value = rest.trim_start().strip_prefix('=')?.trim();
-    Some((key, value))
-}
-
-/// One key at the start of `text`, and what follows it.
-fn read_key(text: &str) -> Option<(String, &str)> {
-    let text = text.trim_start();
-    if let Some(quoted) = text.strip_prefix('"') {
-        let mut key = String::new();
-        let mut chars = quoted.char_indices();
-        while let Some((i, c)) = chars.next() {
-            match c {
-                '"' => return Some((key, &quoted[i + 1..])),
-                '\\' => match chars.next()?.1 {
-                    '"' => key.push('"'),
-                    '\\' => key.push('\\'),
-                    _ => return None,
-                },
-                c => key.push(c),
-            }
-        }
-        None
-    } else {
-        let end = text
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-            .unwrap_or(text.len());
-        (end > 0).then(|| (text[..end].to_string(), &text[end..]))
-    }
-}
-
-/// `weights."ex01"` → ["weights", "ex01"].
-fn split_dotted(mut text: &str) -> Option<Vec<String>> {
-    let mut parts = Vec::new();
-    loop {
-        let (key, rest) = read_key(text)?;
-        parts.push(key);
-        let rest = rest.trim_start();
-        if rest.is_empty() {
-            return Some(parts);
-        }
-        text = rest.strip_prefix('.')?;
-    }
-}
-
-/// A TOML integer or float of 0 or more (`10`, `2.5`, `1_000`, `+3`).
-fn parse_number(text: &str) -> Option<f64> {
-    let text = text.strip_prefix('+').unwrap_or(text);
-    let valid = !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_digit() || c == '.' || c == '_')
-        && text.starts_with(|c: char| c.is_ascii_digit());
-    let value: f64 = text.replace('_', "").parse().ok()?;
-    (valid && value.is_finite() && value >= 0.0).then_some(value)
 }
 
 #[cfg(test)]
@@ -342,18 +306,51 @@ connect_reaches_a_listening_server = 0.5
     #[test]
     fn mistakes_are_reported_with_their_line() {
         let cases = [
-            ("[points]\nex01 = ten", "line 2"),
-            ("[points]\nex01 = -1", "line 2"),
-            ("ex01 = 1", "inside [points]"),
-            ("[pointz]", "unknown table"),
-            ("[points]\nex01 = 1\nex01 = 2", "set twice"),
-            ("[points\n", "must end with"),
-            ("[points]\n= 3", "expected `key = number`"),
+            (
+                "[points]\nex01 = many",
+                "line 2, column 8: string values must be quoted",
+            ),
+            ("[points]\nex01 = ten", "line 2, column 8: "),
+            ("[points]\nex01 = -1", "line 2, column 8: -1 is negative"),
+            ("[points]\nex01 = -0.5", "-0.5 is not a number of 0 or more"),
+            ("[points]\nex01 = nan", "NaN is not a number of 0 or more"),
+            ("[points]\nex01 = \"3\"", "expected a number of 0 or more"),
+            (
+                "[points]\nex01 = 1e20",
+                "line 2, column 8: `ex01`: 100000000000000000000 is not a number of points",
+            ),
+            (
+                "ex01 = 1",
+                "line 1, column 1: unknown field `ex01`, expected `points` or `weights`",
+            ),
+            ("[pointz]", "unknown field `pointz`"),
+            (
+                "[weights]\nex01 = 2",
+                "line 2, column 8: invalid type: integer `2`, expected a map",
+            ),
+            (
+                "[points]\nex01 = 1\nex01 = 2",
+                "line 3, column 1: duplicate key (`ex01 = 2`)",
+            ),
+            ("[points\n", "line 1, column 8: unclosed table"),
+            ("[points]\n= 3", "line 2, column 1: "),
         ];
         for (text, expected) in cases {
             let error = format!("{:#}", Config::parse(text).unwrap_err());
             assert!(error.contains(expected), "{text:?}: {error}");
+            assert_eq!(error.lines().count(), 1, "{text:?}: one line: {error}");
         }
+    }
+
+    #[test]
+    fn a_bad_file_is_named_in_the_error() {
+        let dir = crate::grade::stage::TempDir::new("grading-toml").unwrap();
+        fs::write(dir.path().join(FILE_NAME), "[points]\nex01 = many\n").unwrap();
+        let error = format!("{:#}", Config::load(dir.path(), &[]).unwrap_err());
+        assert!(
+            error.contains("grading.toml: line 2, column 8: string values must be quoted"),
+            "{error}"
+        );
     }
 
     #[test]

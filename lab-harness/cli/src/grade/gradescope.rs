@@ -4,9 +4,12 @@
 //! `number` ("1.3": exercise 1, its third test), `score`, `max_score`, `status` (`passed` or
 //! `failed`, the only two Gradescope knows), `output` (what the grader found, with the test's
 //! hint) and `visibility` `visible`. The top-level `score` is the total, so Gradescope shows
-//! exactly the grader's sum; `output` is the score table.
+//! exactly the grader's sum; `output` is the score table (with its lines on an interrupted
+//! run and on code that ran unsandboxed).
 
-use super::json::Json;
+use serde::Serialize;
+
+use super::json::{self, JsonPoints};
 use super::{ExerciseResult, Report, Status, TestResult, table};
 
 pub fn report(report: &Report) -> String {
@@ -17,19 +20,41 @@ pub fn report(report: &Report) -> String {
             tests.push(entry(exercise, test, format!("{number}.{}", i + 1)));
         }
     }
-    Json::object([
-        ("score", Json::points(report.points())),
-        (
-            "execution_time",
-            Json::int(report.duration.as_secs_f64().ceil() as usize),
-        ),
-        ("output", Json::str(table::report(report))),
-        ("output_format", Json::str("text")),
-        ("visibility", Json::str("visible")),
-        ("stdout_visibility", Json::str("hidden")),
-        ("tests", Json::Array(tests)),
-    ])
-    .pretty()
+    json::pretty(&Results {
+        score: JsonPoints(report.points()),
+        execution_time: report.duration.as_secs_f64().ceil() as u64,
+        output: table::report(report),
+        output_format: "text",
+        visibility: "visible",
+        stdout_visibility: "hidden",
+        tests,
+    })
+}
+
+/// The top level of `results.json`, in Gradescope's names.
+#[derive(Serialize)]
+struct Results {
+    score: JsonPoints,
+    /// Whole seconds.
+    execution_time: u64,
+    output: String,
+    output_format: &'static str,
+    visibility: &'static str,
+    stdout_visibility: &'static str,
+    tests: Vec<Entry>,
+}
+
+/// One test of `results.json`.
+#[derive(Serialize)]
+struct Entry {
+    name: String,
+    number: String,
+    score: JsonPoints,
+    max_score: JsonPoints,
+    status: &'static str,
+    output: String,
+    output_format: &'static str,
+    visibility: &'static str,
 }
 
 /// `ex03` → 3.
@@ -43,25 +68,22 @@ fn exercise_number(exercise: &ExerciseResult) -> Option<usize> {
     digits.parse().ok()
 }
 
-fn entry(exercise: &ExerciseResult, test: &TestResult, number: String) -> Json {
+fn entry(exercise: &ExerciseResult, test: &TestResult, number: String) -> Entry {
     let status = if test.status == Status::Passed {
         "passed"
     } else {
         "failed"
     };
-    Json::object([
-        (
-            "name",
-            Json::str(format!("{}: {}", exercise.folder, test.name)),
-        ),
-        ("number", Json::str(number)),
-        ("score", Json::points(test.points)),
-        ("max_score", Json::points(test.max_points)),
-        ("status", Json::str(status)),
-        ("output", Json::str(output(exercise, test))),
-        ("output_format", Json::str("text")),
-        ("visibility", Json::str("visible")),
-    ])
+    Entry {
+        name: format!("{}: {}", exercise.folder, test.name),
+        number,
+        score: JsonPoints(test.points),
+        max_score: JsonPoints(test.max_points),
+        status,
+        output: output(exercise, test),
+        output_format: "text",
+        visibility: "visible",
+    }
 }
 
 /// What a student reads under the test.
@@ -93,5 +115,21 @@ mod tests {
         );
         assert!(json.contains("\"output\": \"timed out: deadline expired after 10s"));
         assert!(!json.contains("\"status\": \"timed_out\""));
+    }
+
+    #[test]
+    fn the_output_flags_an_interrupted_unsandboxed_run() {
+        let mut sample = sample_report();
+        let results: serde_json::Value = serde_json::from_str(&report(&sample)).unwrap();
+        assert!(!results["output"].as_str().unwrap().contains("INCOMPLETE"));
+        sample.complete = false;
+        sample.isolation = crate::grade::Isolation::Unsandboxed;
+        let results: serde_json::Value = serde_json::from_str(&report(&sample)).unwrap();
+        let output = results["output"].as_str().unwrap();
+        assert_eq!(output, table::report(&sample));
+        assert!(
+            output.contains(&format!("{}\nUNSANDBOXED: ", table::INCOMPLETE)),
+            "{output}"
+        );
     }
 }

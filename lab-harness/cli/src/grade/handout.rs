@@ -12,6 +12,7 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, bail};
+use toml_edit::{Array, DocumentMut, Item, Value, value};
 
 use crate::workspace::Exercise;
 
@@ -119,90 +120,42 @@ fn same_path(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// The kit's root manifest for students: the `[workspace]` table without `solutions/*`, with
-/// the exercises as default members. Everything else is kept as it is.
+/// The kit's root manifest for students: the `[workspace]` table without `solutions/*` in
+/// its members, with the exercises as default members, and without the kit's comments on
+/// its keys (they describe the kit, not the handout). Everything else, comments and layout
+/// included, is kept as it is.
 pub fn student_manifest(manifest: &str) -> anyhow::Result<String> {
-    let mut out = String::new();
-    let mut in_workspace = false;
-    let mut members: Option<Vec<String>> = None;
-    let mut lines = manifest.lines();
-    while let Some(line) = lines.next() {
-        let trimmed = line.trim();
-        if trimmed.starts_with('[') {
-            if in_workspace {
-                out.push_str(&workspace_members(members.take())?);
-            }
-            in_workspace = trimmed == "[workspace]";
-            out.push_str(line);
-            out.push('\n');
-            continue;
-        }
-        if !in_workspace {
-            out.push_str(line);
-            out.push('\n');
-            continue;
-        }
-        // Inside [workspace]: the kit's comments there describe the kit, not the handout.
-        if trimmed.starts_with('#') || trimmed.is_empty() {
-            continue;
-        }
-        let key = trimmed.split('=').next().unwrap_or("").trim();
-        if key == "members" || key == "default-members" {
-            // The array, possibly over several lines.
-            let without_comment = |line: &str| line.split('#').next().unwrap_or("").to_string();
-            let value = trimmed.split_once('=').map_or("", |(_, v)| v);
-            let mut array = without_comment(value);
-            while !array.contains(']') {
-                match lines.next() {
-                    Some(more) => array.push_str(&without_comment(more)),
-                    None => bail!("the root Cargo.toml has an unfinished `{key}` array"),
-                }
-            }
-            if key == "members" {
-                members = Some(array_items(&array));
-            }
-            continue;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    if in_workspace {
-        out.push_str(&workspace_members(members.take())?);
-    }
-    Ok(out)
-}
-
-fn workspace_members(members: Option<Vec<String>>) -> anyhow::Result<String> {
-    let Some(members) = members else {
+    let mut document: DocumentMut = manifest.parse().map_err(|error: toml_edit::TomlError| {
+        anyhow::anyhow!("the root Cargo.toml is not valid TOML: {}", error.message())
+    })?;
+    let Some(workspace) = document
+        .get_mut("workspace")
+        .and_then(Item::as_table_like_mut)
+    else {
+        bail!("the root Cargo.toml has no [workspace]");
+    };
+    let Some(members) = workspace.get("members").and_then(Item::as_array) else {
         bail!("the root Cargo.toml's [workspace] has no `members`");
     };
-    let kept: Vec<String> = members
-        .into_iter()
-        .filter(|m| !m.starts_with("solutions"))
-        .map(|m| format!("\"{m}\""))
+    let kept: Array = members
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|member| !member.starts_with("solutions"))
         .collect();
-    Ok(format!(
-        "members = [{}]\n\
-         # Your copy of the kit: a plain `cargo test` runs the graded tests of every exercise\n\
-         # (`cargo test -p ex01` runs those of exercise 1 only).\n\
-         default-members = [\"exercises/*\"]\n\n",
-        kept.join(", ")
-    ))
-}
-
-/// `["a", "b/*"]` → [a, b/*]
-fn array_items(array: &str) -> Vec<String> {
-    let inner = array
-        .trim()
-        .trim_start_matches('[')
-        .split(']')
-        .next()
-        .unwrap_or("");
-    inner
-        .split(',')
-        .map(|item| item.trim().trim_matches('"').to_string())
-        .filter(|item| !item.is_empty())
-        .collect()
+    // The comment lines above each key (and blank lines between keys) are the key's prefix;
+    // a comment at the end of a line stays with its value.
+    for (mut key, _) in workspace.iter_mut() {
+        key.leaf_decor_mut().clear();
+    }
+    workspace.insert("members", value(kept));
+    workspace.insert("default-members", value(Array::from_iter(["exercises/*"])));
+    if let Some(mut key) = workspace.key_mut("default-members") {
+        key.leaf_decor_mut().set_prefix(
+            "# Your copy of the kit: a plain `cargo test` runs the graded tests of every \
+             exercise\n# (`cargo test -p ex01` runs those of exercise 1 only).\n",
+        );
+    }
+    Ok(document.to_string())
 }
 
 /// The README of the handout.
@@ -306,6 +259,50 @@ default-members = ["exercises/*"]
 edition = "2024"
 "#;
         assert_eq!(student_manifest(kit).unwrap(), expected);
+    }
+
+    #[test]
+    fn the_rest_of_the_manifest_keeps_its_comments_and_layout() {
+        let kit = "# The kit.\n[workspace]\nresolver = \"3\"   # edition 2024's\n\n\
+                   # the kit's members\nmembers = [\"exercises/*\", \"solutions/*\"] # all\n\n\
+                   [workspace.dependencies]\n# pinned once\nanyhow = \"1.0\"  # errors\n\
+                   mio = { version = \"1.2\", default-features = false }\n";
+        let expected = "# The kit.\n[workspace]\nresolver = \"3\"   # edition 2024's\n\
+                        members = [\"exercises/*\"]\n\
+                        # Your copy of the kit: a plain `cargo test` runs the graded tests of \
+                        every exercise\n\
+                        # (`cargo test -p ex01` runs those of exercise 1 only).\n\
+                        default-members = [\"exercises/*\"]\n\n\
+                        [workspace.dependencies]\n# pinned once\nanyhow = \"1.0\"  # errors\n\
+                        mio = { version = \"1.2\", default-features = false }\n";
+        assert_eq!(student_manifest(kit).unwrap(), expected);
+        assert!(student_manifest("[package]\nname = \"x\"\n").is_err());
+        assert!(student_manifest("[workspace\n").is_err());
+    }
+
+    #[test]
+    fn the_kits_own_manifest_gives_a_workspace_of_exercises() {
+        let root = crate::workspace::find_root(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let kit = fs::read_to_string(root.join("Cargo.toml")).unwrap();
+        let manifest = student_manifest(&kit).unwrap();
+        let parsed: toml::Table = toml::from_str(&manifest).unwrap();
+        let workspace = &parsed["workspace"];
+        let members: Vec<&str> = workspace["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap())
+            .collect();
+        assert!(members.contains(&"exercises/*"), "{members:?}");
+        assert!(!members.iter().any(|m| m.starts_with("solutions")));
+        assert_eq!(
+            workspace["default-members"].as_array().unwrap().len(),
+            1,
+            "{manifest}"
+        );
+        // The rest of the kit's manifest is there as it was.
+        let tail = &kit[kit.find("\n[workspace.package]").unwrap()..];
+        assert!(manifest.ends_with(tail), "{manifest}");
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! The JSON report (`--format json`), and a small JSON writer shared with [`super::gradescope`].
+//! The JSON report (`--format json`), the array of a batch (`--batch … --format json`), and
+//! the number forms shared with [`super::gradescope`].
 //!
-//! Schema `netlab-grade/1` (documented in the lab book, docs/src/grader/json.md):
+//! Schema `netlab-grade/2` (documented in the lab book, docs/src/grader/json.md):
 //!
 //! ```text
-//! { "schema": "netlab-grade/1", "graded": "exercises" | "solutions",
+//! { "schema": "netlab-grade/2", "graded": "exercises" | "solutions",
+//!   "complete": bool, "isolation": "sandbox" | "unsandboxed" | "in_place",
 //!   "score": number, "max_score": number, "passed": int, "total": int,
 //!   "duration": seconds, "notes": [string],
 //!   "exercises": [ { "exercise": "ex01", "folder": "ex01-raw-send-recv", "package": "ex01",
@@ -18,238 +20,273 @@
 //!                                 "message": string | null,
 //!                                 "duration": seconds | null } ] } ] }
 //! ```
+//!
+//! The report's own types carry no serde derives: the structs here are *views* that borrow
+//! from a [`Report`] and spell out the schema, field by field and in order, so that the
+//! schema changes only when this file does.
 
-use std::fmt::Write;
 use std::time::Duration;
 
+use serde::{Serialize, Serializer};
+
+use super::batch::Submission;
+use super::csv::row_status;
 use super::{ExerciseResult, Points, Report, TestResult};
 
 /// The schema name written in every report.
-pub const SCHEMA: &str = "netlab-grade/1";
-
-/// A JSON value, built in order (objects keep their keys in the order given).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Json {
-    Null,
-    Bool(bool),
-    /// A number, already written (see [`Json::points`], [`Json::seconds`], [`Json::int`]).
-    Number(String),
-    String(String),
-    Array(Vec<Json>),
-    Object(Vec<(String, Json)>),
-}
-
-impl Json {
-    pub fn str(text: impl Into<String>) -> Json {
-        Json::String(text.into())
-    }
-
-    /// A string, or `null` when empty.
-    pub fn text_or_null(text: &str) -> Json {
-        if text.is_empty() {
-            Json::Null
-        } else {
-            Json::str(text)
-        }
-    }
-
-    pub fn int(value: usize) -> Json {
-        Json::Number(value.to_string())
-    }
-
-    pub fn points(points: Points) -> Json {
-        Json::Number(points.to_string())
-    }
-
-    /// Seconds with millisecond precision.
-    pub fn seconds(duration: Duration) -> Json {
-        Json::Number(format!("{:.3}", duration.as_secs_f64()))
-    }
-
-    pub fn object<const N: usize>(fields: [(&str, Json); N]) -> Json {
-        Json::Object(
-            fields
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
-        )
-    }
-
-    /// Indented with two spaces; short arrays and objects stay on one line.
-    pub fn pretty(&self) -> String {
-        let mut out = String::new();
-        self.write(&mut out, 0);
-        out.push('\n');
-        out
-    }
-
-    fn write(&self, out: &mut String, depth: usize) {
-        match self {
-            Json::Null => out.push_str("null"),
-            Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Json::Number(n) => out.push_str(n),
-            Json::String(s) => write_string(out, s),
-            Json::Array(items) if items.is_empty() => out.push_str("[]"),
-            Json::Object(fields) if fields.is_empty() => out.push_str("{}"),
-            Json::Array(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    out.push_str(if i == 0 { "\n" } else { ",\n" });
-                    indent(out, depth + 1);
-                    item.write(out, depth + 1);
-                }
-                out.push('\n');
-                indent(out, depth);
-                out.push(']');
-            }
-            Json::Object(fields) => {
-                out.push('{');
-                for (i, (key, value)) in fields.iter().enumerate() {
-                    out.push_str(if i == 0 { "\n" } else { ",\n" });
-                    indent(out, depth + 1);
-                    write_string(out, key);
-                    out.push_str(": ");
-                    value.write(out, depth + 1);
-                }
-                out.push('\n');
-                indent(out, depth);
-                out.push('}');
-            }
-        }
-    }
-}
-
-fn indent(out: &mut String, depth: usize) {
-    for _ in 0..depth {
-        out.push_str("  ");
-    }
-}
-
-/// A JSON string: quotes, backslashes and every control character escaped.
-pub fn write_string(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' || c == '\u{2028}' || c == '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
+pub const SCHEMA: &str = "netlab-grade/2";
 
 /// The whole report as JSON.
 pub fn report(report: &Report) -> String {
-    to_json(report).pretty()
+    pretty(&ReportView::new(report))
 }
 
-/// The report as a [`Json`] value (also the element of a batch's JSON array).
-pub fn to_json(report: &Report) -> Json {
-    Json::object([
-        ("schema", Json::str(SCHEMA)),
-        ("graded", Json::str(report.graded.key())),
-        ("score", Json::points(report.points())),
-        ("max_score", Json::points(report.max_points())),
-        ("passed", Json::int(report.passed())),
-        ("total", Json::int(report.total())),
-        ("duration", Json::seconds(report.duration)),
-        (
-            "notes",
-            Json::Array(report.notes.iter().map(Json::str).collect()),
-        ),
-        (
-            "exercises",
-            Json::Array(report.exercises.iter().map(exercise).collect()),
-        ),
-    ])
+/// A batch: `[{"student", "status": "graded" | "incomplete" | "error", "reason": null |
+/// "…", "report": {…} | null}]`, the status being the gradebook's ([`row_status`]).
+pub fn batch(submissions: &[Submission]) -> String {
+    let entries: Vec<BatchEntry> = submissions
+        .iter()
+        .map(|submission| {
+            let (reason, report) = match &submission.outcome {
+                Ok(report) => (None, Some(ReportView::new(report))),
+                Err(reason) => (Some(reason.as_str()), None),
+            };
+            BatchEntry {
+                student: &submission.student,
+                status: row_status(submission),
+                reason,
+                report,
+            }
+        })
+        .collect();
+    pretty(&entries)
 }
 
-fn exercise(exercise: &ExerciseResult) -> Json {
-    Json::object([
-        ("exercise", Json::str(&exercise.id)),
-        ("folder", Json::str(&exercise.folder)),
-        ("package", Json::str(&exercise.package)),
-        ("status", Json::str(exercise.status().key())),
-        ("points", Json::points(exercise.points())),
-        ("max_points", Json::points(exercise.max_points)),
-        ("passed", Json::int(exercise.passed())),
-        ("total", Json::int(exercise.tests.len())),
-        (
-            "message",
-            Json::text_or_null(exercise.compile_error.as_deref().unwrap_or("")),
-        ),
-        ("duration", Json::seconds(exercise.duration)),
-        (
-            "tests",
-            Json::Array(
-                exercise
-                    .tests
-                    .iter()
-                    .map(|t| test(&exercise.id, t))
-                    .collect(),
-            ),
-        ),
-    ])
+/// Indented with two spaces, with a final line break (a report is a text file).
+pub fn pretty(value: &impl Serialize) -> String {
+    // Only a map with non-string keys or a failing `Serialize` impl can make serde_json fail;
+    // the views in this module and in gradescope.rs have neither.
+    let mut text = serde_json::to_string_pretty(value).expect("a report view always serialises");
+    text.push('\n');
+    text
 }
 
-fn test(exercise: &str, test: &TestResult) -> Json {
-    Json::object([
-        ("exercise", Json::str(exercise)),
-        ("test", Json::str(&test.name)),
-        ("status", Json::str(test.status.key())),
-        ("points", Json::points(test.points)),
-        ("max_points", Json::points(test.max_points)),
-        ("message", Json::text_or_null(&test.message)),
-        ("duration", test.duration.map_or(Json::Null, Json::seconds)),
-    ])
+/// Points as the shortest JSON number: `10`, `3.5`, `3.34`. A whole number stays an integer
+/// (`20`, not `20.0`), as in every report so far.
+#[derive(Clone, Copy, Debug)]
+pub struct JsonPoints(pub Points);
+
+impl Serialize for JsonPoints {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let hundredths = self.0.hundredths();
+        if hundredths % 100 == 0 {
+            serializer.serialize_u64(hundredths / 100)
+        } else {
+            // The f64 nearest to n/100 prints as exactly the two decimals of n/100: serde_json
+            // writes the shortest form that reads back as the same f64.
+            serializer.serialize_f64(self.0.as_f64())
+        }
+    }
+}
+
+/// Seconds, rounded to the millisecond.
+pub fn seconds(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
+/// `null` for an empty text.
+fn text_or_null(text: &str) -> Option<&str> {
+    (!text.is_empty()).then_some(text)
+}
+
+#[derive(Serialize)]
+struct BatchEntry<'a> {
+    student: &'a str,
+    status: &'static str,
+    reason: Option<&'a str>,
+    report: Option<ReportView<'a>>,
+}
+
+#[derive(Serialize)]
+struct ReportView<'a> {
+    schema: &'static str,
+    graded: &'static str,
+    complete: bool,
+    isolation: &'static str,
+    score: JsonPoints,
+    max_score: JsonPoints,
+    passed: usize,
+    total: usize,
+    duration: f64,
+    notes: &'a [String],
+    exercises: Vec<ExerciseView<'a>>,
+}
+
+impl<'a> ReportView<'a> {
+    fn new(report: &'a Report) -> ReportView<'a> {
+        ReportView {
+            schema: SCHEMA,
+            graded: report.graded.key(),
+            complete: report.complete,
+            isolation: report.isolation.key(),
+            score: JsonPoints(report.points()),
+            max_score: JsonPoints(report.max_points()),
+            passed: report.passed(),
+            total: report.total(),
+            duration: seconds(report.duration),
+            notes: &report.notes,
+            exercises: report.exercises.iter().map(ExerciseView::new).collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ExerciseView<'a> {
+    exercise: &'a str,
+    folder: &'a str,
+    package: &'a str,
+    status: &'static str,
+    points: JsonPoints,
+    max_points: JsonPoints,
+    passed: usize,
+    total: usize,
+    message: Option<&'a str>,
+    duration: f64,
+    tests: Vec<TestView<'a>>,
+}
+
+impl<'a> ExerciseView<'a> {
+    fn new(exercise: &'a ExerciseResult) -> ExerciseView<'a> {
+        ExerciseView {
+            exercise: &exercise.id,
+            folder: &exercise.folder,
+            package: &exercise.package,
+            status: exercise.status().key(),
+            points: JsonPoints(exercise.points()),
+            max_points: JsonPoints(exercise.max_points),
+            passed: exercise.passed(),
+            total: exercise.tests.len(),
+            message: exercise.compile_error.as_deref().and_then(text_or_null),
+            duration: seconds(exercise.duration),
+            tests: exercise
+                .tests
+                .iter()
+                .map(|test| TestView::new(&exercise.id, test))
+                .collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct TestView<'a> {
+    exercise: &'a str,
+    test: &'a str,
+    status: &'static str,
+    points: JsonPoints,
+    max_points: JsonPoints,
+    message: Option<&'a str>,
+    duration: Option<f64>,
+}
+
+impl<'a> TestView<'a> {
+    fn new(exercise: &'a str, test: &'a TestResult) -> TestView<'a> {
+        TestView {
+            exercise,
+            test: &test.name,
+            status: test.status.key(),
+            points: JsonPoints(test.points),
+            max_points: JsonPoints(test.max_points),
+            message: text_or_null(&test.message),
+            duration: test.duration.map(seconds),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::grade::Isolation;
     use crate::grade::tests::sample_report;
-
-    #[test]
-    fn strings_are_escaped() {
-        let mut out = String::new();
-        write_string(&mut out, "a\"b\\c\nd\u{1}e\u{2028}é");
-        assert_eq!(out, r#""a\"b\\c\nd\u0001e\u2028é""#);
-    }
-
-    #[test]
-    fn values_print_indented() {
-        let value = Json::object([
-            ("a", Json::int(1)),
-            ("b", Json::Array(vec![Json::Null, Json::Bool(true)])),
-            ("c", Json::Array(Vec::new())),
-        ]);
-        assert_eq!(
-            value.pretty(),
-            "{\n  \"a\": 1,\n  \"b\": [\n    null,\n    true\n  ],\n  \"c\": []\n}\n"
-        );
-    }
+    use serde_json::{Value, json};
 
     #[test]
     fn the_report_names_every_field() {
         let text = report(&sample_report());
         for field in [
-            "\"schema\": \"netlab-grade/1\"",
+            "{\n  \"schema\": \"netlab-grade/2\",\n  \"graded\": \"exercises\",\n  \
+             \"complete\": true,\n  \"isolation\": \"sandbox\",\n",
             "\"score\": 3.34",
-            "\"max_score\": 20",
+            "\"max_score\": 20,",
             "\"status\": \"timed_out\"",
             "\"status\": \"did_not_compile\"",
             "\"test\": \"echo::case_1_text\"",
             "\"message\": null",
             "\"duration\": 0.012",
+            "\"duration\": null",
             "got \\\"a<b>&\\\" back\\nsecond line \\u0001",
         ] {
             assert!(text.contains(field), "{field} missing in\n{text}");
         }
+        assert!(text.ends_with("}\n"), "{text}");
+    }
+
+    #[test]
+    fn an_interrupted_unsandboxed_run_says_so() {
+        let mut sample = sample_report();
+        sample.complete = false;
+        sample.isolation = Isolation::Unsandboxed;
+        let value: Value = serde_json::from_str(&report(&sample)).unwrap();
+        assert_eq!(value["complete"], json!(false));
+        assert_eq!(value["isolation"], json!("unsandboxed"));
+        sample.isolation = Isolation::InPlace;
+        let value: Value = serde_json::from_str(&report(&sample)).unwrap();
+        assert_eq!(value["isolation"], json!("in_place"));
+    }
+
+    #[test]
+    fn points_are_exact_and_seconds_are_rounded_to_the_millisecond() {
+        let number = |hundredths| {
+            serde_json::to_string(&JsonPoints(Points::from_hundredths(hundredths))).unwrap()
+        };
+        assert_eq!(
+            [number(0), number(2000), number(350), number(334), number(5)],
+            ["0", "20", "3.5", "3.34", "0.05"]
+        );
+        assert_eq!(seconds(Duration::from_micros(12_345)), 0.012);
+        assert_eq!(seconds(Duration::from_micros(12_500)), 0.013);
+        assert_eq!(seconds(Duration::from_millis(3200)), 3.2);
+    }
+
+    #[test]
+    fn a_batch_has_one_entry_per_student() {
+        let mut interrupted = sample_report();
+        interrupted.complete = false;
+        let submissions = [
+            Submission {
+                student: "alice".into(),
+                outcome: Ok(sample_report()),
+            },
+            Submission {
+                student: "bob".into(),
+                outcome: Ok(interrupted),
+            },
+            Submission {
+                student: "carol".into(),
+                outcome: Err("no exercises/ folder".into()),
+            },
+        ];
+        let value: Value = serde_json::from_str(&batch(&submissions)).unwrap();
+        let entries = value.as_array().unwrap();
+        assert_eq!(entries.len(), 3);
+        assert_eq!(entries[0]["status"], "graded");
+        assert_eq!(entries[0]["reason"], Value::Null);
+        assert_eq!(entries[0]["report"]["schema"], SCHEMA);
+        assert_eq!(entries[1]["status"], "incomplete");
+        assert_eq!(entries[1]["report"]["complete"], false);
+        assert_eq!(
+            entries[2],
+            json!({"student": "carol", "status": "error",
+                   "reason": "no exercises/ folder", "report": null})
+        );
     }
 }

@@ -13,7 +13,7 @@
 //!   in a bubblewrap [`sandbox`]; [`batch`] grades one submission or a class of them.
 //! - [`table`], [`json`], [`junit`], [`gradescope`], [`csv`]: the report formats.
 //! - [`handout`]: the students' copy of the kit (no solutions); [`package`] wraps it into a
-//!   Gradescope autograder ([`zip`]).
+//!   Gradescope autograder.
 
 pub mod batch;
 pub mod build;
@@ -31,7 +31,6 @@ pub mod sandbox;
 pub mod stage;
 pub mod table;
 pub mod verdict;
-pub mod zip;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -14,14 +14,16 @@
 //! be run, and are tested, against a fake layout in a temporary folder.
 
 use std::fs;
+use std::io::{Cursor, Write};
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::Context;
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipWriter};
 
 use super::handout::{self, Source};
-use super::zip::ZipWriter;
 use crate::workspace::Exercise;
-use std::path::Path;
 
 /// What the package's `run_autograder` passes to the grader.
 #[derive(Clone, Debug)]
@@ -35,21 +37,65 @@ pub struct Options {
 
 /// The zip's bytes.
 pub fn build(root: &Path, exercises: &[Exercise], options: &Options) -> anyhow::Result<Vec<u8>> {
-    let mut zip = ZipWriter::new();
-    zip.add("setup.sh", setup_sh(options).as_bytes(), true)?;
-    zip.add("run_autograder", run_autograder(options).as_bytes(), true)?;
+    let mut entries = vec![
+        Entry::script("setup.sh", setup_sh(options)),
+        Entry::script("run_autograder", run_autograder(options)),
+    ];
+    // Sorted by path (see `handout::files`), so the archive's order never depends on the
+    // order a folder lists its files in.
     for file in handout::files(root, exercises, None)? {
         let name = format!("kit/{}", slash_path(&file.path));
-        match &file.source {
-            Source::Text(text) => zip.add(&name, text.as_bytes(), false)?,
-            Source::Copy(path) => {
-                let data =
-                    fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-                zip.add(&name, &data, executable(path))?;
-            }
+        entries.push(match &file.source {
+            Source::Text(text) => Entry {
+                name,
+                data: text.clone().into_bytes(),
+                executable: false,
+            },
+            Source::Copy(path) => Entry {
+                name,
+                data: fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
+                executable: executable(path),
+            },
+        });
+    }
+    zip_archive(&entries).context("cannot build the zip archive")
+}
+
+/// One file of the archive.
+struct Entry {
+    /// Relative, with `/` between folders.
+    name: String,
+    data: Vec<u8>,
+    executable: bool,
+}
+
+impl Entry {
+    fn script(name: &str, text: String) -> Entry {
+        Entry {
+            name: name.to_string(),
+            data: text.into_bytes(),
+            executable: true,
         }
     }
-    Ok(zip.finish()?)
+}
+
+/// The archive of `entries`, in their order. The same entries always give the same bytes:
+/// without the zip crate's `time` feature every entry is dated 1980-01-01, and nothing else
+/// in an entry depends on the machine. Unix modes are kept (Gradescope runs `setup.sh` and
+/// `run_autograder` directly, so they must stay executable).
+fn zip_archive(entries: &[Entry]) -> anyhow::Result<Vec<u8>> {
+    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
+    for entry in entries {
+        let mode = if entry.executable { 0o755 } else { 0o644 };
+        let options = SimpleFileOptions::default()
+            .compression_method(CompressionMethod::Deflated)
+            .unix_permissions(mode);
+        zip.start_file(entry.name.as_str(), options)
+            .with_context(|| format!("cannot add {}", entry.name))?;
+        zip.write_all(&entry.data)
+            .with_context(|| format!("cannot add {}", entry.name))?;
+    }
+    Ok(zip.finish()?.into_inner())
 }
 
 fn slash_path(path: &Path) -> String {
@@ -174,6 +220,46 @@ exit 0
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
+    use zip::ZipArchive;
+
+    #[test]
+    fn the_archive_keeps_modes_and_order_and_is_the_same_every_time() {
+        let entries = [
+            Entry::script("run_autograder", "#!/bin/sh\necho hi\n".repeat(100)),
+            Entry {
+                name: "kit/é.txt".into(),
+                data: Vec::new(),
+                executable: false,
+            },
+            Entry {
+                name: "kit/a/b.rs".into(),
+                data: b"fn main() {}\n".to_vec(),
+                executable: false,
+            },
+        ];
+        let archive = zip_archive(&entries).unwrap();
+        assert_eq!(archive, zip_archive(&entries).unwrap(), "deterministic");
+        let mut read = ZipArchive::new(Cursor::new(archive)).unwrap();
+        let mut found = Vec::new();
+        for index in 0..read.len() {
+            let mut file = read.by_index(index).unwrap();
+            let mut data = Vec::new();
+            file.read_to_end(&mut data).unwrap();
+            assert_eq!(file.compression(), CompressionMethod::Deflated);
+            let time = file.last_modified().unwrap();
+            assert_eq!((time.year(), time.month(), time.day()), (1980, 1, 1));
+            found.push((file.name().to_string(), file.unix_mode(), data));
+        }
+        let expected: Vec<_> = entries
+            .iter()
+            .map(|e| {
+                let mode = if e.executable { 0o100_755 } else { 0o100_644 };
+                (e.name.clone(), Some(mode), e.data.clone())
+            })
+            .collect();
+        assert_eq!(found, expected);
+    }
 
     fn options() -> Options {
         Options {

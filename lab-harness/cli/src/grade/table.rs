@@ -60,6 +60,11 @@ pub fn report(report: &Report) -> String {
         out.push_str(line.trim_end());
         out.push('\n');
     }
+    // Right under the score, where nobody can miss them: a partial or untrusted score.
+    for warning in warnings(report) {
+        out.push_str(warning);
+        out.push('\n');
+    }
 
     let mut to_look_at = String::new();
     for exercise in &report.exercises {
@@ -73,6 +78,21 @@ pub fn report(report: &Report) -> String {
         let _ = writeln!(out, "\nnote: {note}");
     }
     out
+}
+
+/// The line of a report whose grading was interrupted.
+pub const INCOMPLETE: &str =
+    "INCOMPLETE: grading was interrupted; exercises not listed were not graded";
+
+/// What the reader of a report must know before trusting its score, one line each: that
+/// grading was interrupted, and how the code ran ([`super::Isolation::warning`]). Also the
+/// JUnit report's `<system-err>`.
+pub fn warnings(report: &Report) -> Vec<&'static str> {
+    let incomplete = (!report.complete).then_some(INCOMPLETE);
+    incomplete
+        .into_iter()
+        .chain(report.isolation.warning())
+        .collect()
 }
 
 /// `failed (1 failed, 2 not started)`
@@ -164,6 +184,23 @@ to look at first:
 note: a note
 ";
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn an_interrupted_unsandboxed_run_is_flagged_under_the_total() {
+        let mut sample = sample_report();
+        sample.complete = false;
+        sample.isolation = crate::grade::Isolation::Unsandboxed;
+        let text = report(&sample);
+        let expected = "\
+total                 1/4  3.34 / 20.00
+INCOMPLETE: grading was interrupted; exercises not listed were not graded
+UNSANDBOXED: this submission's code ran without isolation (--unsandboxed); its results cannot be \
+                        trusted
+
+to look at first:
+";
+        assert!(text.contains(expected), "{text}");
     }
 
     #[test]

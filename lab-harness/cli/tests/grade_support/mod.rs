@@ -126,15 +126,17 @@ fn is_points(value: &Value) -> bool {
         .is_some_and(|p| p >= 0.0 && (p * 100.0 - (p * 100.0).round()).abs() < 1e-6)
 }
 
-/// Checks a `--format json` report against the documented schema `netlab-grade/1`, exactly:
+/// Checks a `--format json` report against the documented schema `netlab-grade/2`, exactly:
 /// no field missing, none extra, every value of its type, points adding up.
 pub fn check_json_schema(report: &Value) {
     assert_eq!(
         keys(report),
         [
+            "complete",
             "duration",
             "exercises",
             "graded",
+            "isolation",
             "max_score",
             "notes",
             "passed",
@@ -143,11 +145,20 @@ pub fn check_json_schema(report: &Value) {
             "total"
         ]
     );
-    assert_eq!(report["schema"], "netlab-grade/1");
+    assert_eq!(report["schema"], "netlab-grade/2");
     assert!(matches!(
         report["graded"].as_str(),
         Some("exercises" | "solutions")
     ));
+    assert!(report["complete"].is_boolean(), "{}", report["complete"]);
+    assert!(
+        matches!(
+            report["isolation"].as_str(),
+            Some("sandbox" | "unsandboxed" | "in_place")
+        ),
+        "{}",
+        report["isolation"]
+    );
     assert!(is_points(&report["score"]) && is_points(&report["max_score"]));
     assert!(report["duration"].as_f64().is_some_and(|d| d >= 0.0));
     assert!(
@@ -255,8 +266,16 @@ pub fn check_gradescope(results: &Value) {
         ]
     );
     assert!(results["execution_time"].as_u64().is_some());
+    assert!(
+        results["output"]
+            .as_str()
+            .is_some_and(|table| table.starts_with("netlab grade: ")),
+        "the output is the score table: {}",
+        results["output"]
+    );
     assert_eq!(results["output_format"], "text");
     assert_eq!(results["visibility"], "visible");
+    assert_eq!(results["stdout_visibility"], "hidden");
     let mut sum = 0.0;
     for test in results["tests"].as_array().expect("tests") {
         assert_eq!(
