@@ -136,23 +136,53 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     if let Some(dir) = &args.batch {
         let format = args.format.unwrap_or(Format::Csv);
-        let folders = batch::submissions(dir)?;
-        let mut submissions = Vec::new();
-        batch::grade_batch(
-            &kit,
-            &folders,
-            &mut print_batch_progress,
-            &mut |submission| {
-                submissions.push(submission.clone());
-                Ok(())
-            },
-        )?;
-        let text = match format {
-            Format::Csv => csv::gradebook(&columns, &submissions),
-            Format::Json => json::batch(&submissions),
-            _ => batch_table(&submissions),
+        let mut folders = batch::submissions(dir)?;
+        // A CSV gradebook in a file gets each row as soon as its student is graded: an
+        // interruption, a crash or an out-of-memory kill loses at most the row in progress.
+        let mut gradebook = match (&args.out, format) {
+            (Some(out), Format::Csv) if args.resume && out.exists() => {
+                let done = csv::graded_students(out)?;
+                folders.retain(|folder| !done.contains(&batch::student(folder)));
+                eprintln!(
+                    "resuming {}: {} student(s) already graded, {} to go",
+                    out.display(),
+                    done.len(),
+                    folders.len()
+                );
+                Some(csv::GradebookWriter::append(out, &columns)?)
+            }
+            (Some(out), Format::Csv) => {
+                if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    fs::create_dir_all(parent)
+                        .with_context(|| format!("cannot create {}", parent.display()))?;
+                }
+                Some(csv::GradebookWriter::create(out, &columns)?)
+            }
+            _ => None,
         };
-        write_report(args.out.as_deref(), &text)?;
+        let mut submissions = Vec::new();
+        if !folders.is_empty() {
+            batch::grade_batch(
+                &kit,
+                &folders,
+                &mut print_batch_progress,
+                &mut |submission| {
+                    if let Some(gradebook) = gradebook.as_mut() {
+                        gradebook.write(submission)?;
+                    }
+                    submissions.push(submission.clone());
+                    Ok(())
+                },
+            )?;
+        }
+        if gradebook.is_none() {
+            let text = match format {
+                Format::Csv => csv::gradebook(&columns, &submissions),
+                Format::Json => json::batch(&submissions),
+                _ => batch_table(&submissions),
+            };
+            write_report(args.out.as_deref(), &text)?;
+        }
         return Ok(signals.exit_code());
     }
 

@@ -30,7 +30,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     // The folder exists now, so the walk can recognise it if it lies inside the kit.
     let files = handout::files(&root, &exercises, Some(&args.out))?;
-    stage::write_files(&files, &args.out, std::time::SystemTime::now())
+    stage::write_files(&files, &args.out, std::time::SystemTime::now(), true)
         .with_context(|| format!("cannot write the handout to {}", args.out.display()))?;
     println!(
         "wrote the student handout to {} ({} files, {} exercises, no solutions)",

@@ -104,7 +104,7 @@ impl Base {
         }
         let files = handout::files(kit.root, kit.exercises, Some(&kit_target(kit.root)))?;
         let manifest_time = fs::metadata(kit.root.join("Cargo.toml"))?.modified()?;
-        stage::write_files(&files, &base_kit, manifest_time)
+        stage::write_files(&files, &base_kit, manifest_time, false)
             .with_context(|| format!("cannot write {}", base_kit.display()))?;
         let exercises = workspace::exercises(&base_kit)?;
         stage::seal_tests(&base_kit, &exercises)?;

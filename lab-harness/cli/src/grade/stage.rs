@@ -29,9 +29,17 @@ const MAX_FILES: usize = 500;
 /// Folders nested deeper than this in a submitted `src/` are left out.
 const MAX_DEPTH: usize = 8;
 
-/// Writes `files` under `dest`, each with the modification time of the kit file it comes
-/// from; a file made by the handout (its `Cargo.toml`, its README) gets `text_time`.
-pub fn write_files(files: &[KitFile], dest: &Path, text_time: SystemTime) -> io::Result<()> {
+/// Writes `files` under `dest`. Each keeps the modification time of the kit file it comes
+/// from, except, with `fresh_code`, the code under test (`exercises/*/src/`), which gets the
+/// current time: a handout is built in target folders that may hold builds of the same
+/// packages from other code, and cargo must not take those for fresh. A file made by the
+/// handout (its `Cargo.toml`, its README) gets `text_time`.
+pub fn write_files(
+    files: &[KitFile],
+    dest: &Path,
+    text_time: SystemTime,
+    fresh_code: bool,
+) -> io::Result<()> {
     for file in files {
         let to = dest.join(&file.path);
         if let Some(parent) = to.parent() {
@@ -44,6 +52,9 @@ pub fn write_files(files: &[KitFile], dest: &Path, text_time: SystemTime) -> io:
             }
             Source::Copy(from) => {
                 fs::copy(from, &to)?;
+                if fresh_code && is_code_under_test(&file.path) {
+                    continue;
+                }
                 fs::metadata(from)?.modified()?
             }
         };
