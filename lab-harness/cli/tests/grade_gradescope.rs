@@ -83,6 +83,10 @@ fn the_autograder_package_grades_a_submission_in_a_fake_gradescope() {
             .starts_with("ex01-raw-send-recv: ")
     }));
     assert_eq!(results["score"].as_f64(), Some(10.0));
+    assert_eq!(
+        results["extra_data"]["isolation"], "sandbox",
+        "run_autograder grades in the sandbox"
+    );
 
     // The grader cannot run (a broken grading.toml): results.json still says why.
     fs::write(source.join("kit/grading.toml"), "[points]\nex01 = many\n").unwrap();

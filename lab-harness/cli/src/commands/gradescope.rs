@@ -26,6 +26,11 @@ pub struct Args {
     /// The Rust toolchain setup.sh installs (default: the version building the kit here).
     #[arg(long, value_name = "VERSION")]
     toolchain: Option<String>,
+    /// Grade without the bubblewrap sandbox, for an image that cannot make user namespaces:
+    /// Gradescope's fresh container per submission is then the only isolation, and a
+    /// submission could forge its own results.
+    #[arg(long)]
+    unsandboxed: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -43,6 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         only: args.only,
         timeout_per_exercise: args.timeout_per_exercise,
         toolchain: args.toolchain.unwrap_or_else(package::local_toolchain),
+        unsandboxed: args.unsandboxed,
     };
     let zip = package::build(&root, &exercises, &options)?;
     if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {

@@ -99,8 +99,9 @@ impl GradebookWriter {
 
     /// Opens the gradebook at `path` to add rows after those it has, once its header is the
     /// one `columns` give (another header means another set of exercises: mixing them would
-    /// shift every column). A last row cut short by a crash is dropped, as
-    /// [`graded_students`] ignores it, so that student is graded again.
+    /// shift every column). Rows that will be written again go first: `incomplete` rows
+    /// (grading was interrupted there, so `--resume` grades that student again) and a last
+    /// row cut short by a crash. Each student then has one row.
     pub fn append(path: &Path, columns: &[Column]) -> anyhow::Result<GradebookWriter> {
         let book = read_gradebook(path)?;
         let expected = header(columns);
@@ -113,17 +114,30 @@ impl GradebookWriter {
                 expected.join(",")
             );
         }
+        let status = book.header.iter().position(|h| h == "status");
+        let unfinished = |row: &StringRecord| status.is_some_and(|i| &row[i] == INCOMPLETE);
+        if book.complete_len < book.len || book.rows.iter().any(unfinished) {
+            // Written beside it and renamed over it: an interruption now leaves either the
+            // old gradebook or the new one, never half of one.
+            let fresh = path.with_extension("csv.resume");
+            {
+                let file = File::create(&fresh)
+                    .with_context(|| format!("cannot create {}", fresh.display()))?;
+                let mut csv = writer().from_writer(file);
+                csv.write_record(&book.header)?;
+                for row in book.rows.iter().filter(|row| !unfinished(row)) {
+                    csv.write_record(row)?;
+                }
+                csv.flush()?;
+                csv.get_ref().sync_data()?;
+            }
+            fs::rename(&fresh, path)
+                .with_context(|| format!("cannot replace {}", path.display()))?;
+        }
         let file = OpenOptions::new()
             .append(true)
             .open(path)
             .with_context(|| format!("cannot open {} to add rows", path.display()))?;
-        if book.complete_len < book.len {
-            file.set_len(book.complete_len)
-                .and_then(|()| file.sync_data())
-                .with_context(|| {
-                    format!("cannot drop the unfinished last row of {}", path.display())
-                })?;
-        }
         Ok(GradebookWriter {
             columns: columns.to_vec(),
             csv: writer().from_writer(file),
@@ -427,7 +441,7 @@ mod tests {
         let expected: BTreeSet<String> = ["alice", "-bob"].map(String::from).into();
         assert_eq!(graded_students(&path).unwrap(), expected);
 
-        // Resuming: carol is graded again and added; the rows so far stay.
+        // Resuming: carol's incomplete row goes, she is graded again; the other rows stay.
         let mut writer = GradebookWriter::append(&path, &columns()).unwrap();
         writer.write(&graded("carol")).unwrap();
         drop(writer);
@@ -438,7 +452,6 @@ mod tests {
             &[
                 graded("alice"),
                 failed("-bob", "no exercises/ folder"),
-                interrupted("carol"),
                 graded("carol"),
             ],
         );

@@ -27,6 +27,10 @@ pub fn report(report: &Report) -> String {
         output_format: "text",
         visibility: "visible",
         stdout_visibility: "hidden",
+        extra_data: ExtraData {
+            isolation: report.isolation.key(),
+            complete: report.complete,
+        },
         tests,
     })
 }
@@ -41,7 +45,16 @@ struct Results {
     output_format: &'static str,
     visibility: &'static str,
     stdout_visibility: &'static str,
+    /// Gradescope keeps this with the submission without showing it: how the code ran, and
+    /// whether grading finished, for scripts that audit a course's results.
+    extra_data: ExtraData,
     tests: Vec<Entry>,
+}
+
+#[derive(Serialize)]
+struct ExtraData {
+    isolation: &'static str,
+    complete: bool,
 }
 
 /// One test of `results.json`.

@@ -33,6 +33,9 @@ pub struct Options {
     pub timeout_per_exercise: u64,
     /// The Rust toolchain `setup.sh` installs when the image has none.
     pub toolchain: String,
+    /// Grade without the bubblewrap sandbox (an image without user namespaces): Gradescope's
+    /// fresh container per submission is then the only isolation.
+    pub unsandboxed: bool,
 }
 
 /// The zip's bytes.
@@ -137,11 +140,14 @@ pub fn local_toolchain() -> String {
 }
 
 fn only_flag(options: &Options) -> String {
-    if options.only.is_empty() {
-        String::new()
-    } else {
-        format!(" --only {}", options.only.join(","))
+    let mut flags = String::new();
+    if !options.only.is_empty() {
+        flags.push_str(&format!(" --only {}", options.only.join(",")));
     }
+    if options.unsandboxed {
+        flags.push_str(" --unsandboxed");
+    }
+    flags
 }
 
 /// The image's one-time setup.
@@ -165,12 +171,20 @@ if ! command -v cargo >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/cargo" ]; then
     | sh -s -- -y --profile minimal --default-toolchain {toolchain}
 fi
 if [ -f "$HOME/.cargo/env" ]; then . "$HOME/.cargo/env"; fi
+# Every submission is built and tested in a bubblewrap sandbox (see the lab book's "Trust
+# and sandboxing").
+if ! command -v bwrap >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq bubblewrap >/dev/null
+fi
 
 cd "$ROOT/source/kit"
 cargo build --quiet -p lab-cli --bin lab
-# Grade the kit's own skeletons once, as a submission: this builds the harness, its
-# dependencies and every exercise where grading a student will look for them, so a
-# student's run compiles only the student's code.
+# Grade the kit's own skeletons once, as a submission: this checks that the sandbox works
+# here (it stops with one line saying why if it does not), and builds the harness, its
+# dependencies and every exercise where grading a student will find them, so a student's
+# run compiles only the student's code.
 cargo lab grade --submission .{only} --format table --out /tmp/netlab-setup-grade.txt
 echo "netlab autograder ready"
 "#
@@ -266,6 +280,7 @@ mod tests {
             only: vec!["ex01".into(), "ex02".into()],
             timeout_per_exercise: 45,
             toolchain: "1.95.0".into(),
+            unsandboxed: false,
         }
     }
 

@@ -257,6 +257,7 @@ pub fn check_gradescope(results: &Value) {
         keys(results),
         [
             "execution_time",
+            "extra_data",
             "output",
             "output_format",
             "score",
@@ -265,6 +266,12 @@ pub fn check_gradescope(results: &Value) {
             "visibility"
         ]
     );
+    assert_eq!(keys(&results["extra_data"]), ["complete", "isolation"]);
+    assert!(results["extra_data"]["complete"].is_boolean());
+    assert!(matches!(
+        results["extra_data"]["isolation"].as_str(),
+        Some("sandbox" | "unsandboxed" | "in_place")
+    ));
     assert!(results["execution_time"].as_u64().is_some());
     assert!(
         results["output"]
