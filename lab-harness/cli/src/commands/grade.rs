@@ -85,6 +85,19 @@ enum Format {
 const IN_PLACE_BUILD: Duration = Duration::from_secs(30 * 60);
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let signals = Signals::watch()?;
+    let result = grade(args, &signals);
+    if process::interrupted() {
+        // Interrupted: whatever could be written was; the exit code says why it stopped.
+        if let Err(error) = result {
+            eprintln!("grade: stopped: {error:#}");
+        }
+        return Ok(signals.exit_code());
+    }
+    result
+}
+
+fn grade(args: Args, signals: &Signals) -> anyhow::Result<ExitCode> {
     let (root, all) = super::kit()?;
     let selected = super::select(&all, &args.only)?;
     let config = Config::load(&root, &all)?;
@@ -110,7 +123,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     {
         bail!("--batch writes csv, json or table");
     }
-    let signals = Signals::watch()?;
 
     let sandbox = if args.submission.is_some() || args.batch.is_some() {
         if args.unsandboxed {
