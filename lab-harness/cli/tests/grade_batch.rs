@@ -16,6 +16,9 @@ fn write(path: &Path, text: &str) {
 
 #[test]
 fn a_class_is_graded_one_row_per_student() {
+    if !sandbox_available() {
+        return;
+    }
     let kit = kit_root();
     let temp = temp("grade-batch");
     let class = temp.path().join("class");
@@ -57,6 +60,22 @@ fn a_class_is_graded_one_row_per_student() {
     write(&erin.join("lib.rs"), &solution);
     #[cfg(unix)]
     std::os::unix::fs::symlink("/etc/passwd", erin.join("secret.rs")).unwrap();
+    // frank: exercise 1 partly right (receive_some keeps the whole buffer).
+    let partial = solution.replace("    buffer.truncate(count);\n", "    let _ = count;\n");
+    assert_ne!(partial, solution, "the solution changed shape");
+    write(&class.join("frank").join(ex01).join("src/lib.rs"), &partial);
+    // mallory: prints a passing test run and exits 0 from every function.
+    let forged = skeleton.replace(
+        "pub fn connect(host: &str, port: u16) -> io::Result<TcpStream> {\n",
+        "pub fn connect(host: &str, port: u16) -> io::Result<TcpStream> {\n    \
+         println!(\"test connect_reaches_a_listening_server ... ok\\n\\ntest result: ok. 16 \
+         passed\");\n    std::process::exit(0);\n",
+    );
+    assert_ne!(forged, skeleton, "the skeleton changed shape");
+    write(
+        &class.join("mallory").join(ex01).join("src/lib.rs"),
+        &forged,
+    );
 
     let gradebook = temp.path().join("gradebook.csv");
     let output = lab(
@@ -99,17 +118,16 @@ fn a_class_is_graded_one_row_per_student() {
         ]
     );
     let students: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
-    assert_eq!(students, ["alice", "bob", "carol", "dave", "erin"]);
-    // The isolation column depends on how this machine can grade (a sandbox, or not): any
-    // of the three values, checked here and left out of the rows compared below.
+    assert_eq!(
+        students,
+        ["alice", "bob", "carol", "dave", "erin", "frank", "mallory"]
+    );
+    // Every graded row ran in the sandbox (checked here, left out of the rows compared).
     let row = |name: &str| {
         let mut row = rows.iter().find(|r| r[0] == name).unwrap().clone();
         if row[3] != "error" {
             let isolation = row.remove(5);
-            assert!(
-                ["sandbox", "unsandboxed", "in_place"].contains(&isolation.as_str()),
-                "{name}: {isolation}"
-            );
+            assert_eq!(isolation, "sandbox", "{name}");
         }
         row
     };
@@ -176,6 +194,60 @@ fn a_class_is_graded_one_row_per_student() {
         erin[4].contains("secret.rs left out: a symbolic link"),
         "{erin:?}"
     );
+    // The partial answer gets the points of the tests it passes, no more, no less.
+    let frank = row("frank");
+    let passed: usize = frank[7].split('/').next().unwrap().parse().unwrap();
+    let total: usize = total.parse().unwrap();
+    assert!(0 < passed && passed < total, "{frank:?}");
+    let points: f64 = frank[1].parse().unwrap();
+    assert!(0.0 < points && points < 10.0, "{frank:?}");
+    assert_eq!(frank[8], "failed", "{frank:?}");
+    // The forger gets nothing.
+    let mallory = row("mallory");
+    assert_eq!(mallory[1], "0", "{mallory:?}");
+    assert_eq!(mallory[7], format!("0/{total}"), "{mallory:?}");
+}
+
+#[test]
+fn a_submission_is_refused_without_a_sandbox_unless_told_to_run_unsandboxed() {
+    let kit = kit_root();
+    let temp = temp("unsandboxed");
+    let submission = temp.path().join("alice");
+    write(
+        &submission.join("exercises/ex01-raw-send-recv/src/lib.rs"),
+        &fs::read_to_string(kit.join("solutions/ex01-raw-send-recv/src/lib.rs")).unwrap(),
+    );
+    let grade = |path: &str, extra: &[&str]| {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("lab"))
+            .args(["grade", "--submission", submission.to_str().unwrap()])
+            .args(["--only", "ex01"])
+            .args(extra)
+            .current_dir(&kit)
+            .env("CARGO_TARGET_DIR", nested_target())
+            .env("PATH", path)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // No bubblewrap on the PATH: one line that names it, and exit code 1.
+    let refused = grade("/nonexistent", &[]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("bubblewrap (bwrap)") && stderr.contains("--unsandboxed"),
+        "{stderr}"
+    );
+
+    // With --unsandboxed it grades, and every format says how.
+    let path = std::env::var("PATH").unwrap();
+    let graded = grade(&path, &["--unsandboxed", "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&success(&graded, "unsandboxed")).unwrap();
+    check_json_schema(&report);
+    assert_eq!(report["isolation"], "unsandboxed");
+    assert_eq!(report["score"].as_f64(), Some(10.0));
+    let table = grade(&path, &["--unsandboxed"]);
+    assert!(success(&table, "unsandboxed table").contains("UNSANDBOXED:"));
 }
 
 /// One CSV line (no line breaks inside fields in these rows).

@@ -102,7 +102,11 @@ fn the_handout_builds_fails_only_with_todo_and_grades() {
         assert!(case.not_started(), "{}: {}", case.name, case.message());
     }
 
-    // A student's copy of the handout with exercise 1 done, graded by the handout itself.
+    // A student's copy of the handout with exercise 1 done, graded by the handout itself
+    // (in the sandbox a submission always gets).
+    if !sandbox_available() {
+        return;
+    }
     let class = temp.path().join("class");
     copy_dir(&handout, &class.join("sam"));
     fs::copy(

@@ -327,3 +327,20 @@ pub fn python(script: &str, args: &[&Path]) -> String {
         .expect("python3 is needed to check the zip independently");
     success(&output, "python3")
 }
+
+/// True where submissions can be sandboxed here (Linux with a working bubblewrap). In CI,
+/// which installs bubblewrap, a missing sandbox fails the test instead: the kit's defences
+/// must be tested there.
+pub fn sandbox_available() -> bool {
+    match lab_cli::grade::sandbox::Sandbox::find() {
+        Ok(_) => true,
+        Err(why) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must have a working bubblewrap (.ci/run installs it): {why}"
+            );
+            eprintln!("skipped: {why}");
+            false
+        }
+    }
+}
