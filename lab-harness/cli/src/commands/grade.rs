@@ -323,6 +323,10 @@ fn print_progress(event: Event) {
 
 fn progress_line(indent: &str, event: Event) {
     match event {
+        Event::Preparing => eprintln!(
+            "{indent}preparing the kit's own build, which every submission starts from (the \
+             first time takes a few minutes) …"
+        ),
         Event::Building { exercises } => eprintln!(
             "{indent}building {exercises} exercise(s) (a cold build takes a few minutes) …"
         ),
@@ -352,7 +356,7 @@ fn print_batch_progress(event: BatchEvent) {
         } => eprintln!("({}/{count}) {student}", index + 1),
         BatchEvent::Exercise(event) => {
             // Only the result lines: a class's worth of "started" lines is noise.
-            if matches!(event, Event::Finished { .. }) {
+            if matches!(event, Event::Finished { .. } | Event::Preparing) {
                 progress_line("    ", event);
             }
         }

@@ -122,9 +122,7 @@ impl Base {
         let mut targets: Vec<String> = exercises.iter().flat_map(super::test_targets).collect();
         targets.sort();
         targets.dedup();
-        progress(Event::Building {
-            exercises: exercises.len(),
-        });
+        progress(Event::Preparing);
         let built = build::build(&place, &packages, &targets, BASE_BUILD_LIMIT)
             .context("cannot run cargo")?;
         if process::interrupted() {
@@ -142,6 +140,16 @@ impl Base {
                 };
                 let names = run::list(&place.host_path(executable), Duration::from_secs(60))?
                     .map_err(anyhow::Error::msg)?;
+                // The seal must run before every graded test (libtest runs them in name
+                // order); a verdict log would say so anyway, this says it once, clearly.
+                if let Some(name) = names.iter().find(|n| n.as_str() < lab_harness::SEAL_TEST) {
+                    bail!(
+                        "the graded test `{name}` of {} sorts before the grader's seal test \
+                         (`{}`): rename it (test names are snake_case)",
+                        exercise.folder,
+                        lab_harness::SEAL_TEST
+                    );
+                }
                 listings.insert((exercise.package.clone(), target), names);
             }
         }

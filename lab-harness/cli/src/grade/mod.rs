@@ -306,6 +306,8 @@ pub struct Plan<'a> {
 pub enum Event<'a> {
     /// Building every exercise at once (the slow part of a cold run).
     Building { exercises: usize },
+    /// Building the kit's own handout once, which every submission then starts from.
+    Preparing,
     Started {
         index: usize,
         count: usize,
