@@ -388,6 +388,10 @@ fn attacks(world: &World) -> Vec<Attack> {
                 // The sandbox's limits hold for the processes it starts: 4 GiB of address
                 // space, in KiB.
                 assert!(text.contains("limits 4194304"), "{report:#}");
+                // No user namespace can be made inside (no way to gain the right to mount),
+                // and the memory-backed folders are capped (64 MiB for /dev/shm).
+                assert!(text.contains("userns-refused"), "{report:#}");
+                assert!(text.contains("shm-capped"), "{report:#}");
             },
         },
         Attack {
@@ -541,7 +545,10 @@ fn attack(_function: &str) {
     seen.push(format!("root {:?} netlab {:?}", list("/"), list("/netlab")));
     seen.push(format!("cwd {:?} exe {:?}", std::env::current_dir(), std::env::current_exe()));
     let shell = std::process::Command::new("sh")
-        .args(["-c", "id; hostname; echo limits $(ulimit -v); cat /proc/1/environ; ls /home"])
+        .args(["-c", "id; hostname; echo limits $(ulimit -v); cat /proc/1/environ; ls /home; \
+                 unshare -U true 2>/dev/null && echo userns-made || echo userns-refused; \
+                 head -c 100000000 /dev/zero > /dev/shm/fill 2>/dev/null && echo shm-filled \
+                 || echo shm-capped"])
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
     seen.push(format!("shell {shell:?}"));

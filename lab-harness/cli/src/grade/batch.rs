@@ -270,6 +270,12 @@ pub fn grade_submission(
     };
     let mut report = grade(&plan, progress)?;
     report.notes.splice(0..0, notes);
+    if let Some(sandbox) = kit.sandbox {
+        let missing = sandbox.shortcomings().into_iter();
+        report
+            .notes
+            .extend(missing.map(|m| format!("sandbox: {m}")));
+    }
     Ok(report)
 }
 

@@ -117,6 +117,8 @@ pub struct Sandbox {
     cargo_home: PathBuf,
     /// `prlimit` (util-linux), if the system has it.
     prlimit: Option<PathBuf>,
+    /// bubblewrap's version: older ones lack options (see [`Sandbox::command`]).
+    version: (u32, u32),
 }
 
 impl Sandbox {
@@ -140,6 +142,12 @@ impl Sandbox {
             "cannot find the Rust toolchain's folder (the one with bin/cargo and bin/rustc) to \
              put in the sandbox",
         )?;
+        let version = version(&bwrap).ok_or_else(|| {
+            format!(
+                "cannot tell the version of bubblewrap ({} --version)",
+                bwrap.display()
+            )
+        })?;
         let sandbox = Sandbox {
             bwrap,
             toolchain,
@@ -148,34 +156,94 @@ impl Sandbox {
                 .iter()
                 .map(PathBuf::from)
                 .find(|p| p.is_file()),
+            version,
         };
         sandbox.smoke_test()?;
         Ok(sandbox)
     }
 
-    /// Runs `true` in the smallest sandbox: bwrap may be installed but not allowed to make
-    /// namespaces (a container without user namespaces).
+    /// What this sandbox cannot do here, for the reader of a report (empty: everything).
+    pub fn shortcomings(&self) -> Vec<String> {
+        let mut missing = Vec::new();
+        if self.prlimit.is_none() {
+            missing.push(
+                "no prlimit (util-linux): the sandboxes run without resource limits".to_string(),
+            );
+        }
+        if !self.sizes_tmpfs() {
+            missing.push(format!(
+                "bubblewrap {}.{} cannot cap the size of the sandboxes' temporary folders \
+                 (0.7 can)",
+                self.version.0, self.version.1
+            ));
+        }
+        if !self.disables_userns() {
+            missing.push(format!(
+                "bubblewrap {}.{} cannot forbid new user namespaces inside the sandbox (0.8 \
+                 can)",
+                self.version.0, self.version.1
+            ));
+        }
+        missing
+    }
+
+    /// `--size` for a tmpfs: bubblewrap 0.7.
+    fn sizes_tmpfs(&self) -> bool {
+        self.version >= (0, 7)
+    }
+
+    /// `--disable-userns`: bubblewrap 0.8.
+    fn disables_userns(&self) -> bool {
+        self.version >= (0, 8)
+    }
+
+    /// Runs `true` in a sandbox made exactly as for a test: bwrap may be installed but not
+    /// allowed to make namespaces (a container without user namespaces), or refuse one of
+    /// the options.
     fn smoke_test(&self) -> Result<(), String> {
-        let mut command = Command::new(&self.bwrap);
-        command
-            .args(["--unshare-all", "--unshare-user", "--die-with-parent"])
-            .args(["--ro-bind", "/usr", "/usr"])
-            .args(root_links())
-            .arg("--")
-            .arg("/usr/bin/true")
-            .stdin(Stdio::null());
-        let output = command
-            .output()
+        let fail = |why: String| {
+            format!(
+                "bubblewrap cannot make a sandbox here ({why}): user namespaces may be disabled \
+                 (in a container, allow them); or pass --unsandboxed to run the submission's \
+                 code with your own rights (only for code you trust)"
+            )
+        };
+        let dir = super::stage::TempDir::new("sandbox-check").map_err(|e| fail(e.to_string()))?;
+        let mounts = Mounts {
+            kit: dir.path().join("kit"),
+            target: dir.path().join("target"),
+            etc: dir.path().join("etc"),
+            verdict: Some(dir.path().join("verdict")),
+        };
+        for folder in [
+            &mounts.kit,
+            &mounts.target,
+            mounts.verdict.as_ref().unwrap(),
+        ] {
+            fs::create_dir_all(folder).map_err(|e| fail(e.to_string()))?;
+        }
+        write_etc(&mounts.etc).map_err(|e| fail(e.to_string()))?;
+        let invocation = Invocation {
+            cwd: KIT,
+            env: &[],
+            limits: Rlimits::for_step(Step::Run, Duration::from_secs(30)),
+            program: "/usr/bin/true",
+            args: &[],
+        };
+        let command = self.command(Step::Run, &mounts, &invocation);
+        let run = self
+            .watch(Watch::new(Duration::from_secs(30)), command)
             .map_err(|e| format!("cannot run bubblewrap ({}): {e}", self.bwrap.display()))?;
-        if output.status.success() {
+        if run.success() {
             return Ok(());
         }
-        let said = String::from_utf8_lossy(&output.stderr);
-        Err(format!(
-            "bubblewrap cannot make a sandbox here ({}): user namespaces may be disabled (in a \
-             container, allow them); or pass --unsandboxed to run the submission's code with \
-             your own rights (only for code you trust)",
-            said.lines().next().unwrap_or("no message").trim()
+        Err(fail(
+            run.stderr
+                .lines()
+                .next()
+                .unwrap_or("no message")
+                .trim()
+                .to_string(),
         ))
     }
 
@@ -197,7 +265,6 @@ impl Sandbox {
             &[
                 "--unshare-all",
                 "--unshare-user",
-                "--disable-userns",
                 "--die-with-parent",
                 "--new-session",
                 "--hostname",
@@ -213,6 +280,10 @@ impl Sandbox {
                 "0",
             ],
         );
+        if self.disables_userns() {
+            // No user namespace inside: nothing in the sandbox can gain the rights to mount.
+            command.arg("--disable-userns");
+        }
         command
             .args(["--ro-bind", "/usr", "/usr"])
             .args(root_links());
@@ -227,8 +298,18 @@ impl Sandbox {
                 .arg(Path::new("/etc").join(file));
         }
         command.arg("--dev").arg("/dev");
-        command.args(["--size", "268435456", "--tmpfs", "/tmp"]);
-        command.args(["--size", "67108864", "--tmpfs", HOME]);
+        // Temporary folders live in memory: capped, where bubblewrap can, so that nothing
+        // written there can take the machine's memory. (/dev/shm would be /dev's, uncapped.)
+        for (folder, size) in [
+            ("/tmp", 256u64 << 20),
+            (HOME, 64 << 20),
+            ("/dev/shm", 64 << 20),
+        ] {
+            if self.sizes_tmpfs() {
+                command.args(["--size", &size.to_string()]);
+            }
+            command.args(["--tmpfs", folder]);
+        }
         command.arg("--ro-bind").arg(&mounts.kit).arg(KIT);
         match step {
             Step::Build => {
@@ -340,6 +421,22 @@ fn root_links() -> Vec<OsString> {
         }
     }
     args
+}
+
+/// `bubblewrap 0.8.0` → (0, 8).
+fn version(bwrap: &Path) -> Option<(u32, u32)> {
+    let output = Command::new(bwrap)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    parse_version(&String::from_utf8_lossy(&output.stdout))
+}
+
+fn parse_version(text: &str) -> Option<(u32, u32)> {
+    let number = text.split_whitespace().nth(1)?;
+    let mut parts = number.split('.').map(|p| p.parse::<u32>().ok());
+    Some((parts.next()??, parts.next()??))
 }
 
 fn find_program(name: &str) -> Option<PathBuf> {
@@ -497,5 +594,101 @@ pub mod seccomp {
             assert_eq!(words[9], (RETURN, 0, 0, ALLOW));
             assert_eq!(words[10], (RETURN, 0, 0, ERRNO | EPERM));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sandbox(version: (u32, u32)) -> Sandbox {
+        Sandbox {
+            bwrap: PathBuf::from("bwrap"),
+            toolchain: PathBuf::from("/toolchain"),
+            cargo_home: PathBuf::from("/cargo"),
+            prlimit: Some(PathBuf::from("/usr/bin/prlimit")),
+            version,
+        }
+    }
+
+    fn arguments(sandbox: &Sandbox, step: Step) -> Vec<String> {
+        let mounts = Mounts {
+            kit: PathBuf::from("/stage/kit"),
+            target: PathBuf::from("/stage/target"),
+            etc: PathBuf::from("/stage/etc"),
+            verdict: Some(PathBuf::from("/stage/verdict")),
+        };
+        let invocation = Invocation {
+            cwd: KIT,
+            env: &[("EXTRA", "1")],
+            limits: Rlimits::for_step(step, Duration::from_secs(10)),
+            program: "/netlab/target/debug/deps/graded-1",
+            args: &["--list".into()],
+        };
+        let command = sandbox.command(step, &mounts, &invocation);
+        command
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// `flag A B` appears in `args`.
+    fn has(args: &[String], words: &[&str]) -> bool {
+        args.windows(words.len())
+            .any(|w| w.iter().zip(words).all(|(a, b)| a == b))
+    }
+
+    #[test]
+    fn a_test_sees_its_build_read_only_and_no_proc_nor_toolchain() {
+        let args = arguments(&sandbox((0, 8)), Step::Run);
+        assert!(has(&args, &["--ro-bind", "/stage/target", TARGET]));
+        assert!(has(&args, &["--ro-bind", "/stage/kit", KIT]));
+        assert!(has(&args, &["--bind", "/stage/verdict", VERDICT]));
+        assert!(
+            !args
+                .iter()
+                .any(|a| a == "--proc" || a == RUST || a.contains("/cargo"))
+        );
+        assert!(has(&args, &["--clearenv"]) && has(&args, &["--setenv", "EXTRA", "1"]));
+        assert!(has(&args, &["--seccomp", "0"]) && has(&args, &["--disable-userns"]));
+        assert!(has(&args, &["--size", "268435456", "--tmpfs", "/tmp"]));
+        // The program runs under prlimit, last.
+        let tail = &args[args.len() - 3..];
+        assert_eq!(tail, ["--", "/netlab/target/debug/deps/graded-1", "--list"]);
+        assert!(has(&args, &["--", "/usr/bin/prlimit", "--as=4294967296"]));
+    }
+
+    #[test]
+    fn a_build_sees_the_toolchain_and_a_writable_target() {
+        let args = arguments(&sandbox((0, 8)), Step::Build);
+        assert!(has(&args, &["--bind", "/stage/target", TARGET]));
+        assert!(has(&args, &["--ro-bind", "/toolchain", RUST]));
+        assert!(has(
+            &args,
+            &["--ro-bind-try", "/cargo/registry", "/netlab/cargo/registry"]
+        ));
+        assert!(has(&args, &["--proc", "/proc"]));
+        assert!(!args.iter().any(|a| a == VERDICT));
+    }
+
+    #[test]
+    fn an_older_bubblewrap_gets_only_the_options_it_knows() {
+        let old = sandbox((0, 6));
+        let args = arguments(&old, Step::Run);
+        assert!(
+            !args
+                .iter()
+                .any(|a| a == "--size" || a == "--disable-userns")
+        );
+        assert!(has(&args, &["--tmpfs", "/tmp"]));
+        assert_eq!(old.shortcomings().len(), 2, "{:?}", old.shortcomings());
+        assert!(sandbox((0, 8)).shortcomings().is_empty());
+    }
+
+    #[test]
+    fn bubblewrap_versions_are_read() {
+        assert_eq!(parse_version("bubblewrap 0.8.0\n"), Some((0, 8)));
+        assert_eq!(parse_version("bubblewrap 0.11.1"), Some((0, 11)));
+        assert_eq!(parse_version("nonsense"), None);
     }
 }
