@@ -392,6 +392,7 @@ fn attacks(world: &World) -> Vec<Attack> {
                 // and the memory-backed folders are capped (64 MiB for /dev/shm).
                 assert!(text.contains("userns-refused"), "{report:#}");
                 assert!(text.contains("shm-capped"), "{report:#}");
+                assert!(text.contains("dev-read-only"), "{report:#}");
             },
         },
         Attack {
@@ -548,7 +549,8 @@ fn attack(_function: &str) {
         .args(["-c", "id; hostname; echo limits $(ulimit -v); cat /proc/1/environ; ls /home; \
                  unshare -U true 2>/dev/null && echo userns-made || echo userns-refused; \
                  head -c 100000000 /dev/zero > /dev/shm/fill 2>/dev/null && echo shm-filled \
-                 || echo shm-capped"])
+                 || echo shm-capped; touch /dev/fill 2>/dev/null && echo dev-written \
+                 || echo dev-read-only"])
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
     seen.push(format!("shell {shell:?}"));

@@ -299,7 +299,7 @@ impl Sandbox {
         }
         command.arg("--dev").arg("/dev");
         // Temporary folders live in memory: capped, where bubblewrap can, so that nothing
-        // written there can take the machine's memory. (/dev/shm would be /dev's, uncapped.)
+        // written there can take the machine's memory.
         for (folder, size) in [
             ("/tmp", 256u64 << 20),
             (HOME, 64 << 20),
@@ -310,6 +310,9 @@ impl Sandbox {
             }
             command.args(["--tmpfs", folder]);
         }
+        // /dev itself is another memory-backed folder, and nothing needs to write there
+        // (its devices still work on a read-only mount).
+        command.args(["--remount-ro", "/dev"]);
         command.arg("--ro-bind").arg(&mounts.kit).arg(KIT);
         match step {
             Step::Build => {
