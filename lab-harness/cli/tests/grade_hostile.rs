@@ -135,6 +135,15 @@ fn hostile_submissions_earn_nothing_change_nothing_learn_nothing_and_leave_nothi
         run.peak_kb
     );
     world.check_no_leftovers("the batch");
+    let bound: u64 = attacks
+        .iter()
+        .map(|a| a.build_timeout + TIMEOUT_PER_EXERCISE + 60)
+        .sum();
+    assert!(
+        run.elapsed < Duration::from_secs(bound),
+        "the batch took {:?}",
+        run.elapsed
+    );
 
     // Nothing outside the staging areas changed: the kit, alice's files, the shared build.
     let after = world.snapshot();
