@@ -249,24 +249,3 @@ fn a_submission_is_refused_without_a_sandbox_unless_told_to_run_unsandboxed() {
     let table = grade(&path, &["--unsandboxed"]);
     assert!(success(&table, "unsandboxed table").contains("UNSANDBOXED:"));
 }
-
-/// One CSV line (no line breaks inside fields in these rows).
-fn split_csv(line: &str) -> Vec<String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = line.trim_end_matches('\r').chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            '"' => quoted = !quoted,
-            ',' if !quoted => fields.push(std::mem::take(&mut field)),
-            c => field.push(c),
-        }
-    }
-    fields.push(field);
-    fields
-}

@@ -996,30 +996,12 @@ fn read_gradebook_if_any(path: &Path) -> BTreeMap<String, BTreeMap<String, Strin
 /// The CSV's records (its fields hold no line breaks here).
 fn csv_reader(path: &Path) -> impl Iterator<Item = Vec<String>> {
     let text = fs::read_to_string(path).unwrap();
-    let lines: Vec<Vec<String>> = text
+    let records: Vec<Vec<String>> = text
         .lines()
         .filter(|l| !l.is_empty())
-        .map(|line| {
-            let mut fields = Vec::new();
-            let mut field = String::new();
-            let mut quoted = false;
-            let mut chars = line.trim_end_matches('\r').chars().peekable();
-            while let Some(c) = chars.next() {
-                match c {
-                    '"' if quoted && chars.peek() == Some(&'"') => {
-                        field.push('"');
-                        chars.next();
-                    }
-                    '"' => quoted = !quoted,
-                    ',' if !quoted => fields.push(std::mem::take(&mut field)),
-                    c => field.push(c),
-                }
-            }
-            fields.push(field);
-            fields
-        })
+        .map(split_csv)
         .collect();
-    lines.into_iter()
+    records.into_iter()
 }
 
 fn stderr_lines(child: &mut Child) -> mpsc::Receiver<String> {
