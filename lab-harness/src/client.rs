@@ -21,10 +21,12 @@
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::bytes::show_bytes;
+use crate::timeline::{Side, Timeline, What};
 
 /// Bytes read (or written) per call: large enough for 16 MiB round trips to be quick.
 const CHUNK: usize = 64 * 1024;
@@ -69,12 +71,22 @@ pub struct TestClient {
     server_closed: Option<(Duration, ReadEnd)>,
     /// The first send error, with how much had been sent by then.
     send_failed: Option<String>,
+    /// The conversation on the wire (shared with the reading thread of a round trip).
+    timeline: Arc<Mutex<Timeline>>,
 }
 
 impl TestClient {
     /// Connects to `addr`, giving up after `limit`.
     pub fn connect(addr: SocketAddr, limit: Duration) -> io::Result<TestClient> {
         let stream = TcpStream::connect_timeout(&addr, limit)?;
+        let mut timeline = Timeline::new();
+        timeline.push(
+            Duration::ZERO,
+            What::Connected {
+                client: stream.local_addr()?,
+                server: addr,
+            },
+        );
         Ok(TestClient {
             stream,
             opened: Instant::now(),
@@ -83,6 +95,7 @@ impl TestClient {
             half_closed: None,
             server_closed: None,
             send_failed: None,
+            timeline: Arc::new(Mutex::new(timeline)),
         })
     }
 
@@ -111,7 +124,11 @@ impl TestClient {
     pub fn send(&mut self, data: &[u8], limit: Duration) -> io::Result<()> {
         let deadline = Instant::now() + limit;
         let stream = &self.stream;
-        send_counted(stream, data, deadline, &mut self.sent).inspect_err(|error| {
+        let wire = Wire {
+            timeline: &self.timeline,
+            opened: self.opened,
+        };
+        send_counted(stream, data, deadline, &mut self.sent, &wire).inspect_err(|error| {
             self.send_failed.get_or_insert_with(|| {
                 format!("sending failed after {} bytes: {error}", self.sent)
             });
@@ -122,7 +139,9 @@ impl TestClient {
     /// server, sends back the rest and closes.
     pub fn half_close(&mut self) -> io::Result<()> {
         self.stream.shutdown(Shutdown::Write)?;
-        self.half_closed = Some(self.opened.elapsed());
+        let at = self.opened.elapsed();
+        self.half_closed = Some(at);
+        self.wire().push(at, What::Shutdown { by: Side::Client });
         Ok(())
     }
 
@@ -131,12 +150,16 @@ impl TestClient {
     pub fn read_exactly(&mut self, count: usize, limit: Duration) -> ReadEnd {
         let goal = self.received.len() + count;
         let deadline = Instant::now() + limit;
+        let wire = Wire {
+            timeline: &self.timeline,
+            opened: self.opened,
+        };
         let end = read_into(
             &self.stream,
             &mut self.received,
             Some(goal),
             deadline,
-            self.opened,
+            &wire,
         );
         self.note_end(&end);
         end.0
@@ -146,13 +169,11 @@ impl TestClient {
     /// passes.
     pub fn read_to_end(&mut self, limit: Duration) -> ReadEnd {
         let deadline = Instant::now() + limit;
-        let end = read_into(
-            &self.stream,
-            &mut self.received,
-            None,
-            deadline,
-            self.opened,
-        );
+        let wire = Wire {
+            timeline: &self.timeline,
+            opened: self.opened,
+        };
+        let end = read_into(&self.stream, &mut self.received, None, deadline, &wire);
         self.note_end(&end);
         end.0
     }
@@ -171,11 +192,16 @@ impl TestClient {
             Err(error) => return ReadEnd::Failed(error.kind(), error.to_string()),
         };
         let opened = self.opened;
+        let timeline = Arc::clone(&self.timeline);
         let mut received = std::mem::take(&mut self.received);
         let reading = thread::Builder::new()
             .name("test client reader".into())
             .spawn(move || {
-                let end = read_into(&reader, &mut received, None, deadline, opened);
+                let wire = Wire {
+                    timeline: &timeline,
+                    opened,
+                };
+                let end = read_into(&reader, &mut received, None, deadline, &wire);
                 (received, end)
             });
         let reading = match reading {
@@ -250,7 +276,19 @@ impl TestClient {
                 }
             }
         }
+        let now = self.server_closed.is_none().then(|| self.opened.elapsed());
+        let _ = write!(
+            text,
+            "\nthe conversation on the wire:\n{}",
+            self.wire().render("  ", now)
+        );
         text
+    }
+
+    fn wire(&self) -> std::sync::MutexGuard<'_, Timeline> {
+        self.timeline
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn note_end(&mut self, (end, at): &(ReadEnd, Option<Duration>)) {
@@ -262,12 +300,29 @@ impl TestClient {
     }
 }
 
+/// Where the client writes what it sees on the wire, and the moment its connection opened.
+struct Wire<'a> {
+    timeline: &'a Mutex<Timeline>,
+    opened: Instant,
+}
+
+impl Wire<'_> {
+    fn push(&self, what: impl FnOnce(&mut Timeline, Duration)) {
+        let mut timeline = self
+            .timeline
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        what(&mut timeline, self.opened.elapsed());
+    }
+}
+
 /// Writes all of `data` before `deadline`, adding to `sent` as it goes.
 fn send_counted(
     mut stream: &TcpStream,
     data: &[u8],
     deadline: Instant,
     sent: &mut u64,
+    wire: &Wire,
 ) -> io::Result<()> {
     for chunk in data.chunks(CHUNK) {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -280,6 +335,7 @@ fn send_counted(
         stream.set_write_timeout(Some(left))?;
         stream.write_all(chunk)?;
         *sent += chunk.len() as u64;
+        wire.push(|timeline, at| timeline.data(at, Side::Client, chunk));
     }
     Ok(())
 }
@@ -292,8 +348,9 @@ fn read_into(
     into: &mut Vec<u8>,
     goal: Option<usize>,
     deadline: Instant,
-    opened: Instant,
+    wire: &Wire,
 ) -> (ReadEnd, Option<Duration>) {
+    let opened = wire.opened;
     let mut buffer = vec![0; CHUNK];
     loop {
         let want = match goal {
@@ -309,8 +366,14 @@ fn read_into(
             return (ReadEnd::Failed(error.kind(), error.to_string()), None);
         }
         match stream.read(&mut buffer[..want]) {
-            Ok(0) => return (ReadEnd::Closed, Some(opened.elapsed())),
-            Ok(count) => into.extend_from_slice(&buffer[..count]),
+            Ok(0) => {
+                wire.push(|timeline, at| timeline.push(at, What::Shutdown { by: Side::Server }));
+                return (ReadEnd::Closed, Some(opened.elapsed()));
+            }
+            Ok(count) => {
+                into.extend_from_slice(&buffer[..count]);
+                wire.push(|timeline, at| timeline.data(at, Side::Server, &buffer[..count]));
+            }
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
             // A read timeout is `WouldBlock` on Unix and `TimedOut` on Windows.
             Err(error)
@@ -322,6 +385,12 @@ fn read_into(
                 return (ReadEnd::TimedOut, None);
             }
             Err(error) => {
+                let what = if error.kind() == io::ErrorKind::ConnectionReset {
+                    What::Reset { by: Side::Server }
+                } else {
+                    What::Note(format!("reading failed: {error}"))
+                };
+                wire.push(|timeline, at| timeline.push(at, what));
                 let end = ReadEnd::Failed(error.kind(), error.to_string());
                 return (end, Some(opened.elapsed()));
             }

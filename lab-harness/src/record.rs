@@ -1,10 +1,11 @@
 //! What the harness's servers saw, connection by connection.
 //!
 //! Every server in the harness writes into a [`Recording`]: who connected, the first bytes
-//! each client sent, how many bytes went each way, and how the connection ended. Tests read
-//! it to check what crossed the wire and to explain a failure ("the server received `hello`
-//! (5 bytes, no line ending) and is still waiting"). Memory stays bounded: only the first
-//! bytes of each connection and only the most recent connections are kept, while the
+//! each client sent, how many bytes went each way, how the connection ended, and the whole
+//! conversation as a [`Timeline`]. Tests read it to check what crossed the wire and to
+//! explain a failure ("the server received `hello` (5 bytes, no line ending) and is still
+//! waiting", then the timeline). Memory stays bounded: only the first bytes of each
+//! connection, a bounded timeline, and only the most recent connections are kept, while the
 //! [`Totals`] count everything.
 
 use std::cell::Cell;
@@ -17,6 +18,14 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::bytes::show_bytes;
+use crate::timeline::{Side, Timeline, What};
+
+/// How long [`Recording::describe`] waits for a connection the client may have made but the
+/// server has not accepted yet: a failure message must never say "no connection" for a
+/// client that did connect.
+const ACCEPT_GRACE: Duration = Duration::from_millis(500);
+/// Connections whose whole timeline a description shows (the most recent ones).
+const TIMELINES_SHOWN: usize = 3;
 
 /// How a connection ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,6 +67,8 @@ pub struct ConnectionRecord {
     pub bytes_out: u64,
     /// When and how the connection ended; `None` while it is open.
     pub ended: Option<(Instant, Ending)>,
+    /// The conversation, event by event (bounded).
+    pub timeline: Timeline,
 }
 
 impl ConnectionRecord {
@@ -92,6 +103,12 @@ impl ConnectionRecord {
             }
         }
         text
+    }
+
+    /// The conversation as lines for a failure message (see [`Timeline::render`]).
+    pub fn timeline_text(&self, indent: &str) -> String {
+        let now = self.ended.is_none().then(|| self.opened.elapsed());
+        self.timeline.render(indent, now)
     }
 }
 
@@ -184,6 +201,14 @@ impl Recording {
             if state.kept.len() == self.shared.keep_connections {
                 state.kept.pop_front();
             }
+            let mut timeline = Timeline::new();
+            timeline.push(
+                Duration::ZERO,
+                What::Connected {
+                    client: peer,
+                    server: local,
+                },
+            );
             state.kept.push_back(ConnectionRecord {
                 id,
                 peer,
@@ -193,6 +218,7 @@ impl Recording {
                 bytes_in: 0,
                 bytes_out: 0,
                 ended: None,
+                timeline,
             });
             let waiting = state.waiting > 0;
             drop(state);
@@ -290,13 +316,20 @@ impl Recording {
         self.last().filter(|c| c.ended.is_some())
     }
 
-    /// A few lines for a failure message: every connection kept, or "no connection".
+    /// A few lines for a failure message: every connection kept, one line each, then the
+    /// conversation of the most recent ones; or "no connection". A connection the client has
+    /// made but the server has not accepted yet is waited for (briefly): "no connection" is
+    /// said only when there was none.
     pub fn describe(&self) -> String {
+        self.wait_until(ACCEPT_GRACE, |all| !all.is_empty());
         let kept = self.connections();
         let totals = self.totals();
         if kept.is_empty() {
-            return "the server saw no connection (did the client connect to the right address?)"
-                .to_string();
+            return format!(
+                "the server saw no connection within {} ms (did the client connect to the right \
+                 address?)",
+                ACCEPT_GRACE.as_millis()
+            );
         }
         let mut text = format!(
             "the server saw {} connection{}:",
@@ -305,6 +338,15 @@ impl Recording {
         );
         for record in &kept {
             let _ = write!(text, "\n  {}", record.describe());
+        }
+        let shown = kept.len().saturating_sub(TIMELINES_SHOWN);
+        for record in &kept[shown..] {
+            let _ = write!(
+                text,
+                "\n  the conversation of #{} on the wire:\n{}",
+                record.id,
+                record.timeline_text("    ")
+            );
         }
         text
     }
@@ -350,10 +392,23 @@ impl ConnectionLog {
             record
                 .received
                 .extend_from_slice(&data[..data.len().min(room)]);
+            record
+                .timeline
+                .data(record.opened.elapsed(), Side::Client, data);
         });
     }
 
+    /// The server sent `count` bytes (the timeline shows their size only).
     pub(crate) fn sent(&self, count: usize) {
+        self.sent_bytes(count, None);
+    }
+
+    /// The server sent `data` (the timeline shows the bytes).
+    pub(crate) fn sent_data(&self, data: &[u8]) {
+        self.sent_bytes(data.len(), Some(data));
+    }
+
+    fn sent_bytes(&self, count: usize, data: Option<&[u8]>) {
         if count == 0 {
             return;
         }
@@ -364,6 +419,18 @@ impl ConnectionLog {
             .fetch_add(count as u64, Ordering::Relaxed);
         self.recording.update(self.id, |record| {
             record.bytes_out += count as u64;
+            let at = record.opened.elapsed();
+            match data {
+                Some(data) => record.timeline.data(at, Side::Server, data),
+                None => record.timeline.count(at, Side::Server, count as u64),
+            }
+        });
+    }
+
+    /// Something on the connection that is not data (a half-close, a reset, a note).
+    pub(crate) fn event(&self, what: What) {
+        self.recording.update(self.id, |record| {
+            record.timeline.push(record.opened.elapsed(), what);
         });
     }
 
@@ -371,6 +438,27 @@ impl ConnectionLog {
         let counters = &self.recording.shared.counters;
         counters.open.fetch_sub(1, Ordering::Relaxed);
         self.recording.update(self.id, |record| {
+            let what = match &ending {
+                Ending::ClientClosed => What::Shutdown { by: Side::Client },
+                Ending::Failed(io::ErrorKind::ConnectionReset, _) => {
+                    What::Reset { by: Side::Client }
+                }
+                Ending::Failed(_, message) => {
+                    What::Note(format!("the server's side failed: {message}"))
+                }
+                Ending::ServerClosed(reason) => What::Closed {
+                    by: Side::Server,
+                    why: reason.clone(),
+                },
+            };
+            // A reset the server made is already on the timeline; it needs no second line.
+            let reset_before = matches!(
+                record.timeline.last().map(|e| &e.what),
+                Some(What::Reset { by: Side::Server })
+            );
+            if !reset_before {
+                record.timeline.push(record.opened.elapsed(), what);
+            }
             record.ended = Some((Instant::now(), ending));
         });
     }

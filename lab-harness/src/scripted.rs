@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use crate::core::{Running, Stopping};
 use crate::record::{ConnectionLog, Ending, Recording, RecordingReader};
+use crate::timeline::{Side, What};
 
 /// How long a scripted read waits for the client before giving up on it. Tests have their
 /// own, shorter deadlines; this only keeps an abandoned server thread from living forever.
@@ -163,7 +164,7 @@ fn play_step(
     match step {
         Step::Send(data) => {
             writer.write_all(data)?;
-            log.sent(data.len());
+            log.sent_data(data);
         }
         Step::SendInPieces { data, piece, pause } => {
             for (index, chunk) in data.chunks((*piece).max(1)).enumerate() {
@@ -171,7 +172,7 @@ fn play_step(
                     return Ok(Some(Ending::ServerClosed("server stopped".into())));
                 }
                 writer.write_all(chunk)?;
-                log.sent(chunk.len());
+                log.sent_data(chunk);
             }
         }
         Step::Pause(pause) => {
@@ -180,6 +181,7 @@ fn play_step(
             }
         }
         Step::Stall => {
+            log.event(What::Note("the server stops reading".into()));
             stopping.wait(SCRIPT_READ_LIMIT);
             return Ok(Some(Ending::ServerClosed("stalled until stopped".into())));
         }
@@ -196,7 +198,10 @@ fn play_step(
             io::copy(reader, &mut io::sink())?;
             return Ok(None);
         }
-        Step::ShutdownWrite => writer.shutdown(Shutdown::Write)?,
+        Step::ShutdownWrite => {
+            writer.shutdown(Shutdown::Write)?;
+            log.event(What::Shutdown { by: Side::Server });
+        }
         Step::Close => {
             writer.shutdown(Shutdown::Both)?;
             return Ok(Some(Ending::ServerClosed("closed by the script".into())));
@@ -204,6 +209,7 @@ fn play_step(
         Step::Reset => {
             // A zero linger turns the close into a reset (RST) instead of a FIN.
             socket2::SockRef::from(*writer).set_linger(Some(Duration::ZERO))?;
+            log.event(What::Reset { by: Side::Server });
             return Ok(Some(Ending::ServerClosed("reset by the script".into())));
         }
         Step::Hold => loop {
