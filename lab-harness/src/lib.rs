@@ -26,7 +26,7 @@ mod under_test;
 mod verdict;
 mod watchdog;
 
-pub use bytes::show_bytes;
+pub use bytes::{cap_text, show_bytes};
 pub use client::{ReadEnd, TestClient};
 pub use echo::{Behaviour, Config, EchoServer, Mode};
 pub use ports::{ClosedPort, FullBacklog};

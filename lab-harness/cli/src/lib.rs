@@ -5,6 +5,8 @@
 //!   Gradescope package.
 //! - [`bench`]: the load generator behind `cargo lab bench`.
 //! - [`libtest`]: reading what a libtest binary prints.
+//! - [`mistakes`]: each exercise's catalogue of known wrong answers, which `cargo lab check`
+//!   grades to prove the tests catch and name them.
 //! - [`process`]: running a child process with a time limit and capped output.
 //! - [`workspace`]: finding the kit's exercises on disk.
 //!
@@ -14,5 +16,6 @@
 pub mod bench;
 pub mod grade;
 pub mod libtest;
+pub mod mistakes;
 pub mod process;
 pub mod workspace;

@@ -1,18 +1,24 @@
 //! `cargo lab check`: the kit verifies itself.
 //!
 //! For every exercise found under `exercises/`: its solution passes every graded test; its
-//! skeleton builds without warnings; and no graded test passes on the skeleton, each failing
-//! with "not yet implemented" (a test that passes on a `todo!()` checks nothing). One line per
-//! exercise, then a summary; exit code 1 if anything is wrong.
+//! skeleton builds without warnings; no graded test passes on the skeleton, each failing
+//! with "not yet implemented" (a test that passes on a `todo!()` checks nothing); and every
+//! known mistake of its catalogue (`mistakes/`, see [`lab_cli::mistakes`]) is caught, named
+//! in its failure message, and reported in time. One line per exercise, then a summary; exit
+//! code 1 if anything is wrong.
 
 use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use lab_cli::grade::batch::{self, Base, Kit};
 use lab_cli::grade::run::first_compile_error;
+use lab_cli::grade::stage::TempDir;
 use lab_cli::grade::test_targets;
+use lab_cli::grade::{Config, Limits};
 use lab_cli::libtest::{self, Outcome, TestCase};
+use lab_cli::mistakes;
 use lab_cli::process::{Watched, run_watched};
 use lab_cli::workspace::Exercise;
 
@@ -25,16 +31,22 @@ pub struct Args {
     /// Check only these exercises, e.g. `--only ex01,ex03`.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Check only these mistakes of the catalogues (by file name, e.g. `no-flush`).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    mistakes: Vec<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (root, all) = super::kit()?;
     let exercises = super::select(&all, &args.only)?;
 
+    let config = Config::load(&root, &all)?;
+    let mut catalogues = Catalogues::new(&root, &all, &config);
     let mut broken = 0;
     for exercise in &exercises {
         eprintln!("checking {} …", exercise.folder);
-        let report = check_exercise(&root, exercise)?;
+        let mut report = check_exercise(&root, exercise)?;
+        catalogues.check(exercise, &args.mistakes, &mut report)?;
         if report.problems.is_empty() {
             println!("{:<6} ok       {}", exercise.id(), report.facts.join(" · "));
         } else {
@@ -54,6 +66,93 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             exercises.len()
         );
         Ok(ExitCode::FAILURE)
+    }
+}
+
+/// The mistakes of the catalogues, each graded as a submission would be (the same per-test
+/// processes and verdicts), in place of the student's code. The kit's own code: no sandbox.
+struct Catalogues<'a> {
+    root: &'a Path,
+    exercises: &'a [Exercise],
+    config: &'a Config,
+    /// Built on first use: checking an exercise without mistakes costs nothing.
+    base: Option<Base>,
+}
+
+impl<'a> Catalogues<'a> {
+    fn new(root: &'a Path, exercises: &'a [Exercise], config: &'a Config) -> Self {
+        Catalogues {
+            root,
+            exercises,
+            config,
+            base: None,
+        }
+    }
+
+    fn kit<'b>(&'b self, only: &'b [String]) -> Kit<'b> {
+        Kit {
+            root: self.root,
+            exercises: self.exercises,
+            only,
+            config: self.config,
+            limits: Limits {
+                // A little over the budget, so that a slow mistake is measured, not cut.
+                per_exercise: mistakes::BUDGET + Duration::from_secs(10),
+                ..Limits::default()
+            },
+            sandbox: None,
+        }
+    }
+
+    fn check(
+        &mut self,
+        exercise: &Exercise,
+        names: &[String],
+        report: &mut Report,
+    ) -> anyhow::Result<()> {
+        let mut catalogue = mistakes::catalogue(exercise)?;
+        if !names.is_empty() {
+            catalogue.retain(|m| names.contains(&m.name));
+        }
+        if catalogue.is_empty() {
+            return Ok(());
+        }
+        let Some(solution) = &exercise.solution else {
+            return Ok(());
+        };
+        let only = vec![exercise.id().to_string()];
+        if self.base.is_none() {
+            self.base = Some(Base::prepare(&self.kit(&only), &mut |_| {})?);
+        }
+        let base = self.base.as_ref().expect("prepared above");
+        let kit = self.kit(&only);
+        let mut named = 0;
+        let mut slowest = Duration::ZERO;
+        for mistake in &catalogue {
+            let staged = TempDir::new("mistake").context("cannot create a temporary folder")?;
+            if let Err(error) = mistakes::stage(mistake, exercise, &solution.dir, staged.path()) {
+                report.problems.push(format!("{error:#}"));
+                continue;
+            }
+            let graded = batch::grade_submission(&kit, base, staged.path(), &mut |_| {})?;
+            let judgement = mistakes::judge(mistake, &graded);
+            slowest = slowest.max(judgement.took);
+            if judgement.problems.is_empty() {
+                named += 1;
+            }
+            for problem in judgement.problems {
+                report.problems.push(format!(
+                    "mistake {} ({}): {problem}",
+                    mistake.name, mistake.about
+                ));
+            }
+        }
+        report.facts.push(format!(
+            "mistakes: {named}/{} caught and named, the slowest in {:.1} s",
+            catalogue.len(),
+            slowest.as_secs_f64()
+        ));
+        Ok(())
     }
 }
 

@@ -32,8 +32,9 @@ use crate::process::{self, Ending, Watch, Watched};
 
 /// At most this many test processes of one exercise run at once.
 const WORKERS: usize = 16;
-/// A message longer than this is cut (student code can panic with megabytes of text).
-const MESSAGE_CAP: usize = 4000;
+/// A message longer than this (in characters) keeps its start and its end (student code can
+/// panic with megabytes of text; a failure's conversation on the wire takes a few thousand).
+const MESSAGE_CAP: usize = 8000;
 /// What a test process may print before it is stopped: no graded test needs a fraction.
 const FLOOD: u64 = 16 << 20;
 /// What is kept of it (the failure message is at its end, but libtest prints only the
@@ -199,7 +200,7 @@ fn judge(
     let result = |status, message: String| RawResult {
         name: test.shown.clone(),
         status,
-        message: shorten(&message, MESSAGE_CAP),
+        message: lab_harness::cap_text(&message, MESSAGE_CAP),
         duration: Some(run.elapsed),
     };
     match verdict {
@@ -251,7 +252,7 @@ pub fn classify(case: &TestCase) -> Option<(Status, String)> {
             if message.is_empty() {
                 message = "the test failed without a message".into();
             }
-            let message = shorten(&message, MESSAGE_CAP);
+            let message = lab_harness::cap_text(&message, MESSAGE_CAP);
             // rstest's `#[timeout]` says "Timeout … expired".
             let rstest_timeout = message.starts_with("Timeout ") && message.contains("expired");
             if case.timed_out() || rstest_timeout {
