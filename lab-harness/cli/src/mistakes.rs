@@ -24,9 +24,11 @@
 //! ```
 //!
 //! `cargo lab check` applies each patch to a copy of the solution, grades it as a submission
-//! would be graded, and fails when a mistake passes every test, when no failing message has
-//! the expected words (or one has a forbidden word), or when grading it takes longer than
-//! [`BUDGET`]: a student waiting a minute to learn of a missing flush stops reading.
+//! would be graded, and fails when a mistake passes every test and the review (the kit's
+//! lints, for what no test can see on loopback), when no failing message nor review comment
+//! has the expected words (or a failing message has a forbidden word), or when grading it
+//! takes longer than [`BUDGET`]: a student waiting a minute to learn of a missing flush
+//! stops reading.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -189,24 +191,31 @@ pub fn judge(mistake: &Mistake, report: &Report) -> Judgement {
         .flat_map(|e| &e.tests)
         .filter(|t| t.status != Status::Passed)
         .collect();
+    // What no test can see on loopback (a `write` whose count is ignored) the review names.
+    let review: Vec<&String> = report.exercises.iter().flat_map(|e| &e.review).collect();
     if !report.complete || report.exercises.is_empty() {
         problems.push("grading did not finish".to_string());
-    } else if failing.is_empty() {
+    } else if failing.is_empty() && review.is_empty() {
         problems.push("passes every graded test: no test catches it".to_string());
     } else {
         let has =
             |message: &str, word: &String| message.to_lowercase().contains(&word.to_lowercase());
         let named = failing
             .iter()
-            .any(|t| mistake.expect.iter().all(|word| has(&t.message, word)));
+            .map(|t| &t.message)
+            .chain(review.iter().copied())
+            .any(|message| mistake.expect.iter().all(|word| has(message, word)));
         if !named {
-            let first = failing[0];
+            let (name, said) = match failing.first() {
+                Some(first) => (
+                    format!("`{}` ({})", first.name, first.status.words()),
+                    first_line(&first.message),
+                ),
+                None => ("the review".to_string(), first_line(review[0])),
+            };
             problems.push(format!(
-                "caught but not named: no failing message has {:?}; `{}` ({}) says: {}",
+                "caught but not named: no failing message has {:?}; {name} says: {said}",
                 mistake.expect,
-                first.name,
-                first.status.words(),
-                first_line(&first.message)
             ));
         }
         for test in &failing {

@@ -117,6 +117,7 @@ fn sample_report() -> Report {
                 ],
                 max_points: Points::from_hundredths(1000),
                 duration: Duration::from_millis(3200),
+                review: Vec::new(),
             },
             ExerciseResult {
                 id: "ex02".into(),
@@ -133,6 +134,7 @@ fn sample_report() -> Report {
                 }],
                 max_points: Points::from_hundredths(1000),
                 duration: Duration::from_millis(900),
+                review: Vec::new(),
             },
         ],
         duration: Duration::from_millis(4500),

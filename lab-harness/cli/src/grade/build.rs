@@ -162,6 +162,82 @@ pub fn parse_messages(stdout: &str) -> Build {
     build
 }
 
+/// Runs the kit's lints (clippy, with the workspace's `[lints]`: `unused_io_amount` is
+/// denied) on the libraries and programs of `packages`, and returns, per package, what they
+/// say about the student's own files (`exercises/…`), errors only: a review, not a style
+/// guide. Empty when clippy is not installed.
+pub fn review(place: &Place, packages: &[&str], limit: Duration) -> std::io::Result<Review> {
+    let mut args: Vec<String> = [
+        "clippy",
+        "--keep-going",
+        "--message-format",
+        "json-diagnostic-short",
+        "--lib",
+        "--bins",
+    ]
+    .map(String::from)
+    .to_vec();
+    for package in packages {
+        args.extend(["-p".to_string(), package.to_string()]);
+    }
+    let run = place.cargo(&args, limit)?;
+    let missing = !run.success() && run.stderr.contains("no such command");
+    Ok(Review {
+        comments: review_messages(&run.stdout),
+        note: missing.then(|| {
+            "no review of the code: clippy is not installed (rustup component add clippy)"
+                .to_string()
+        }),
+    })
+}
+
+/// What the kit's lints said about the student's code.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Review {
+    /// package → comments.
+    pub comments: BTreeMap<String, Vec<String>>,
+    /// Why there is no review, when there is none.
+    pub note: Option<String>,
+}
+
+/// The clippy errors in cargo's JSON messages whose place is a student's file.
+pub fn review_messages(stdout: &str) -> BTreeMap<String, Vec<String>> {
+    let mut found: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in stdout.lines().filter(|l| l.starts_with('{')) {
+        let Ok(message) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        if message["reason"] != "compiler-message" || message["message"]["level"] != "error" {
+            continue;
+        }
+        let code = message["message"]["code"]["code"].as_str().unwrap_or("");
+        let in_student_file = message["message"]["spans"].as_array().is_some_and(|spans| {
+            spans.iter().any(|s| {
+                s["is_primary"] == true
+                    && s["file_name"]
+                        .as_str()
+                        .is_some_and(|f| f.starts_with("exercises/"))
+            })
+        });
+        let Some(package) = message["package_id"].as_str().and_then(package_name) else {
+            continue;
+        };
+        if !code.starts_with("clippy::") || !in_student_file {
+            continue;
+        }
+        let text = message["message"]["rendered"]
+            .as_str()
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        let comments = found.entry(package).or_default();
+        if !comments.contains(&text) {
+            comments.push(text);
+        }
+    }
+    found
+}
+
 /// The package name in a cargo package id: `path+file:///k/exercises/ex01-raw#ex01@0.1.0`
 /// (or `…/ex01#0.1.0`, when the folder has the package's name) → `ex01`.
 pub fn package_name(id: &str) -> Option<String> {
@@ -239,6 +315,22 @@ test ... ok, a line that is not JSON
             build
                 .why_not_built("ex03", "graded")
                 .contains("no test binary")
+        );
+    }
+
+    #[test]
+    fn the_review_keeps_clippy_errors_in_the_students_files() {
+        let stdout = r#"
+{"reason":"compiler-message","package_id":"path+file:///k/exercises/ex04-e#ex04@0.1.0","message":{"level":"error","code":{"code":"clippy::unused_io_amount"},"rendered":"exercises/ex04-e/src/lib.rs:9:5: error: written amount is not handled\n","spans":[{"is_primary":true,"file_name":"exercises/ex04-e/src/lib.rs"}]}}
+{"reason":"compiler-message","package_id":"path+file:///k/exercises/ex04-e#ex04@0.1.0","message":{"level":"warning","code":{"code":"clippy::needless_return"},"rendered":"a style warning","spans":[{"is_primary":true,"file_name":"exercises/ex04-e/src/lib.rs"}]}}
+{"reason":"compiler-message","package_id":"path+file:///k/lab-harness#0.1.0","message":{"level":"error","code":{"code":"clippy::unused_io_amount"},"rendered":"in the harness","spans":[{"is_primary":true,"file_name":"lab-harness/src/lib.rs"}]}}
+{"reason":"compiler-message","package_id":"path+file:///k/exercises/ex04-e#ex04@0.1.0","message":{"level":"error","code":{"code":"E0308"},"rendered":"a compiler error","spans":[{"is_primary":true,"file_name":"exercises/ex04-e/src/lib.rs"}]}}
+"#;
+        let review = review_messages(stdout);
+        assert_eq!(review.len(), 1, "{review:?}");
+        assert_eq!(
+            review["ex04"],
+            ["exercises/ex04-e/src/lib.rs:9:5: error: written amount is not handled"]
         );
     }
 

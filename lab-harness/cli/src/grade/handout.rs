@@ -200,6 +200,8 @@ You need Rust (<https://rustup.rs>). Everything below runs from this folder.
    At first every test fails with \"not yet implemented\". When a test fails for another
    reason, read its message: it says what the test's server saw and what usually causes it.
 3. `cargo test` on its own runs the graded tests of every exercise.
+4. `cargo clippy -p {first}` reviews your code as the grader does: it names what no test
+   can see on your own machine, such as a `write` whose count you ignored.
 
 ## Trying your code by hand
 

@@ -152,6 +152,7 @@ struct ExerciseView<'a> {
     total: usize,
     message: Option<&'a str>,
     duration: f64,
+    review: &'a [String],
     tests: Vec<TestView<'a>>,
 }
 
@@ -168,6 +169,7 @@ impl<'a> ExerciseView<'a> {
             total: exercise.tests.len(),
             message: exercise.compile_error.as_deref().and_then(text_or_null),
             duration: seconds(exercise.duration),
+            review: &exercise.review,
             tests: exercise
                 .tests
                 .iter()

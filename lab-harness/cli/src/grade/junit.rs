@@ -124,8 +124,14 @@ fn suite(
                 case(writer, exercise, test)?;
             }
             // Both always present (the strict format requires them), empty when there is
-            // nothing to say: the grader captures no output of its own.
-            writer.create_element("system-out").write_empty()?;
+            // nothing to say. The review of the student's code goes to system-out.
+            let review = exercise.review.join("\n");
+            let out = writer.create_element("system-out");
+            if review.is_empty() {
+                out.write_empty()?;
+            } else {
+                out.write_text_content(BytesText::new(&xml_text(&review)))?;
+            }
             let warnings = table::warnings(report).join("\n");
             let err = writer.create_element("system-err");
             if warnings.is_empty() {
@@ -321,7 +327,12 @@ mod tests {
         assert!(
             xml.contains("time=\"0.900\" timestamp=\"2026-11-29T20:35:06\" hostname=\"netlab\">")
         );
-        assert_eq!(xml.matches("<system-out/>").count(), 2);
+        // ex01's review goes to its system-out; ex02 has none.
+        assert_eq!(xml.matches("<system-out/>").count(), 1);
+        assert!(
+            xml.contains("<system-out>exercises/ex01-raw-send-recv/src/lib.rs:12:5: error:"),
+            "{xml}"
+        );
         assert_eq!(xml.matches("<system-err/>").count(), 2);
         assert!(!xml.contains('\u{1}'), "{xml}");
     }

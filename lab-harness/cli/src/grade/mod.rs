@@ -158,6 +158,9 @@ pub struct ExerciseResult {
     pub max_points: Points,
     /// Building and running, wall time.
     pub duration: Duration,
+    /// Review comments on the student's code: what the kit's lints (clippy) found, such as a
+    /// `write` whose count is ignored. They give no points and take none.
+    pub review: Vec<String>,
 }
 
 /// The name of the one entry that stands for an exercise whose tests could not be listed.
@@ -347,6 +350,13 @@ pub fn grade(plan: &Plan, progress: &mut dyn FnMut(Event)) -> anyhow::Result<Rep
         build::build(plan.place, &packages, &all_targets, plan.limits.build)
             .context("cannot run cargo")?
     };
+    // A review of the student's code by the kit's lints: what no test can see on loopback.
+    let review = if packages.is_empty() || plan.graded == Graded::Solutions {
+        build::Review::default()
+    } else {
+        build::review(plan.place, &packages, plan.limits.build).context("cannot run cargo")?
+    };
+    notes.extend(review.note.clone());
 
     let mut results = Vec::new();
     let count = plan.exercises.len();
@@ -361,7 +371,10 @@ pub fn grade(plan: &Plan, progress: &mut dyn FnMut(Event)) -> anyhow::Result<Rep
             count,
             exercise,
         });
-        let result = grade_exercise(plan, &built, exercise, &mut notes)?;
+        let mut result = grade_exercise(plan, &built, exercise, &mut notes)?;
+        if let Some(comments) = review.comments.get(&result.package) {
+            result.review = comments.clone();
+        }
         if process::interrupted() {
             // Its tests were stopped halfway: their statuses would say nothing true.
             complete = false;
@@ -418,6 +431,7 @@ fn grade_exercise(
         tests: Vec::new(),
         max_points,
         duration: Duration::ZERO,
+        review: Vec::new(),
     };
     let Some(package) = package_of(exercise, plan.graded) else {
         let message = format!("there is no solutions/{}", exercise.folder);
@@ -637,6 +651,11 @@ pub(crate) mod tests {
                     ],
                     max_points: Points::from_hundredths(1000),
                     duration: Duration::from_millis(3200),
+                    review: vec![
+                        "exercises/ex01-raw-send-recv/src/lib.rs:12:5: error: written amount is \
+                         not handled"
+                            .into(),
+                    ],
                 },
                 ExerciseResult {
                     id: "ex02".into(),
@@ -650,6 +669,7 @@ pub(crate) mod tests {
                     )],
                     max_points: Points::from_hundredths(1000),
                     duration: Duration::from_millis(900),
+                    review: Vec::new(),
                 },
             ],
             duration: Duration::from_millis(4500),

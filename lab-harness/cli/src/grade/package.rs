@@ -168,7 +168,7 @@ if ! command -v cargo >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/cargo" ]; then
   apt-get update -qq
   apt-get install -y -qq build-essential curl ca-certificates >/dev/null
   curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs \
-    | sh -s -- -y --profile minimal --default-toolchain {toolchain}
+    | sh -s -- -y --profile minimal --component clippy --default-toolchain {toolchain}
 fi
 if [ -f "$HOME/.cargo/env" ]; then . "$HOME/.cargo/env"; fi
 # Every submission is built and tested in a bubblewrap sandbox (see the lab book's "Trust

@@ -74,6 +74,20 @@ pub fn report(report: &Report) -> String {
         out.push_str("\nto look at first:\n");
         out.push_str(&to_look_at);
     }
+    let reviewed: Vec<&ExerciseResult> = report
+        .exercises
+        .iter()
+        .filter(|e| !e.review.is_empty())
+        .collect();
+    if !reviewed.is_empty() {
+        out.push_str("\nreview of your code (the kit's lints; no points given or taken):\n");
+        for exercise in reviewed {
+            for comment in &exercise.review {
+                let first = comment.lines().next().unwrap_or("");
+                let _ = writeln!(out, "  {} {}", exercise.id, super::run::shorten(first, 200));
+            }
+        }
+    }
     for note in &report.notes {
         let _ = writeln!(out, "\nnote: {note}");
     }
@@ -180,6 +194,9 @@ to look at first:
   ex01 echo::case_1_text (failed): got \"a<b>&\" back
   ex01 read_all (timed out): deadline expired after 10s: did you flush?
   ex02 did not compile: src/lib.rs:1:1: error: expected item
+
+review of your code (the kit's lints; no points given or taken):
+  ex01 exercises/ex01-raw-send-recv/src/lib.rs:12:5: error: written amount is not handled
 
 note: a note
 ";

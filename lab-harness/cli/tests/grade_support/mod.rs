@@ -182,10 +182,17 @@ pub fn check_json_schema(report: &Value) {
                 "package",
                 "passed",
                 "points",
+                "review",
                 "status",
                 "tests",
                 "total"
             ]
+        );
+        assert!(
+            exercise["review"]
+                .as_array()
+                .is_some_and(|r| r.iter().all(Value::is_string)),
+            "{exercise}"
         );
         assert!(matches!(
             exercise["status"].as_str(),
