@@ -36,6 +36,33 @@ fn the_grader_reports_every_outcome_and_always_finishes() {
     eprintln!("solutions graded at {:?}", started.elapsed());
     planted_answers_get_their_status(&kit, temp.path());
     eprintln!("planted answers graded at {:?}", started.elapsed());
+    a_kit_that_is_not_all_skeletons_grades_no_submission(&kit, temp.path());
+}
+
+/// The kit's ex01 is planted (an answer, not the skeleton) by now: a submission that leaves
+/// ex01 out would be graded with it, so the grader refuses, in one line.
+fn a_kit_that_is_not_all_skeletons_grades_no_submission(kit: &Path, out: &Path) {
+    let empty = out.join("empty-submission/exercises");
+    fs::create_dir_all(&empty).unwrap();
+    let output = lab(
+        kit,
+        &[
+            "grade",
+            "--submission",
+            empty.parent().unwrap().to_str().unwrap(),
+            "--only",
+            "ex01",
+            "--unsandboxed",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let error = stderr.lines().last().unwrap_or("");
+    assert!(
+        error.starts_with("error: ")
+            && error.contains("ex01-raw-send-recv is not a skeleton any more"),
+        "{stderr}"
+    );
 }
 
 /// Exit codes: non-zero with one line only when the grader itself cannot run.

@@ -106,8 +106,12 @@ impl Base {
         let manifest_time = fs::metadata(kit.root.join("Cargo.toml"))?.modified()?;
         stage::write_files(&files, &base_kit, manifest_time, false)
             .with_context(|| format!("cannot write {}", base_kit.display()))?;
-        let exercises = workspace::exercises(&base_kit)?;
+        let mut exercises = workspace::exercises(&base_kit)?;
         stage::seal_tests(&base_kit, &exercises)?;
+        // Only what will be graded is built, listed and checked (the rest, next time).
+        if !kit.only.is_empty() {
+            exercises.retain(|e| kit.only.iter().any(|id| id == e.id() || *id == e.folder));
+        }
         let etc = dir.join("etc");
         sandbox::write_etc(&etc)?;
         let target = dir.join("target");
@@ -153,6 +157,7 @@ impl Base {
                 listings.insert((exercise.package.clone(), target), names);
             }
         }
+        verify_skeletons(&place, &exercises, &built, &listings, &dir)?;
         Ok(Base {
             kit: base_kit,
             target,
@@ -161,6 +166,99 @@ impl Base {
             _lock: lock,
         })
     }
+}
+
+/// Checks that every exercise of the base is still a skeleton: each of its graded tests fails
+/// with "not yet implemented". A submission that leaves an exercise out is graded with the
+/// kit's copy of it, so an exercise the instructor solved in the kit's folder would give
+/// every such student its points. Checked once for each state of the kit's `src/` files.
+fn verify_skeletons(
+    place: &Place,
+    exercises: &[Exercise],
+    built: &build::Build,
+    listings: &Listings,
+    dir: &Path,
+) -> anyhow::Result<()> {
+    let stamp_path = dir.join("skeletons-verified");
+    let stamp = skeleton_stamp(exercises)?;
+    if fs::read_to_string(&stamp_path).is_ok_and(|old| old == stamp) {
+        return Ok(());
+    }
+    let scratch = TempDir::new("skeletons").context("cannot create a temporary folder")?;
+    for exercise in exercises {
+        let mut tests = Vec::new();
+        for ((package, target), names) in listings {
+            if *package != exercise.package {
+                continue;
+            }
+            let Some(executable) = built.executable(package, target) else {
+                continue;
+            };
+            tests.extend(names.iter().map(|name| run::TestToRun {
+                shown: name.clone(),
+                name: name.clone(),
+                executable: executable.to_string(),
+                package: package.clone(),
+                package_dir: Path::new("exercises").join(&exercise.folder),
+            }));
+        }
+        let results = run::run_tests(place, &tests, SKELETON_LIMIT, scratch.path());
+        if process::interrupted() {
+            bail!("interrupted while checking the kit's skeletons");
+        }
+        if let Some(result) = results
+            .iter()
+            .find(|r| r.status != super::Status::NotStarted)
+        {
+            bail!(
+                "the kit's {} is not a skeleton any more: its test `{}` {} ({}); a submission \
+                 without that exercise would be graded with it. Restore its src/ (for example \
+                 `git checkout -- exercises/{}/src`) or grade from a clean copy of the kit",
+                exercise.folder,
+                result.name,
+                result.status.words(),
+                result.message.lines().next().unwrap_or("no message"),
+                exercise.folder
+            );
+        }
+    }
+    fs::write(&stamp_path, stamp)?;
+    Ok(())
+}
+
+/// How long one exercise's skeleton tests may take (they stop at the first `todo!()`).
+const SKELETON_LIMIT: Duration = Duration::from_secs(60);
+
+/// The size and time of every file of the exercises' `src/`, one per line: when it is the
+/// same as at the last check, the skeletons need no second one.
+fn skeleton_stamp(exercises: &[Exercise]) -> anyhow::Result<String> {
+    fn walk(dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            let meta = entry.metadata()?;
+            if meta.is_dir() {
+                walk(&entry.path(), out)?;
+            } else {
+                let time = meta
+                    .modified()?
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                out.push(format!(
+                    "{} {} {}",
+                    entry.path().display(),
+                    meta.len(),
+                    time.as_nanos()
+                ));
+            }
+        }
+        Ok(())
+    }
+    let mut lines = Vec::new();
+    for exercise in exercises {
+        walk(&exercise.dir.join("src"), &mut lines)?;
+    }
+    lines.sort();
+    Ok(lines.join("\n"))
 }
 
 /// A folder that exists while one grader uses a base: making a folder is atomic on every
