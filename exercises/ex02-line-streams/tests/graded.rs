@@ -753,7 +753,7 @@ fn ask_host_asks_again_after_a_blank_answer() {
     let (host, screen) = at_console(
         "\n   \n  127.0.0.1 \n",
         "ask_host did not return although a host was typed on the third try",
-        |keyboard, screen| ask_host(keyboard, screen),
+        ask_host,
     );
     assert_eq!(
         host,
@@ -776,7 +776,7 @@ fn ask_host_returns_none_when_the_console_input_ends() {
         "\n",
         "ask_host did not return after the console input ended: `ask` returns None then, which \
          is not a blank answer; stop asking and return None",
-        |keyboard, screen| ask_host(keyboard, screen),
+        ask_host,
     );
     assert_eq!(
         host,
@@ -796,7 +796,7 @@ fn ask_port_explains_and_asks_again_after_a_bad_answer(#[case] bad: &'static str
     let (port, screen) = at_console(
         format!("{bad}\n5151\n"),
         "ask_port did not return although a valid port was typed on the second try",
-        |keyboard, screen| ask_port(keyboard, screen),
+        ask_port,
     );
     let accepted = match &port {
         Ok(Some(wrong)) if *wrong != 5151 => format!(
@@ -840,7 +840,7 @@ fn ask_port_accepts_every_port_from_0_to_65535(#[case] typed: &'static str, #[ca
     let (got, screen) = at_console(
         format!("{typed}\n"),
         "ask_port did not return although a valid port was typed",
-        |keyboard, screen| ask_port(keyboard, screen),
+        ask_port,
     );
     assert_eq!(
         got,
@@ -862,7 +862,7 @@ fn ask_port_returns_none_when_the_console_input_ends() {
         "abc\n",
         "ask_port did not return after the console input ended: `ask` returns None then; \
          stop asking and return None",
-        |keyboard, screen| ask_port(keyboard, screen),
+        ask_port,
     );
     assert_eq!(
         port,
