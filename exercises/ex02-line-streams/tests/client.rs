@@ -24,7 +24,7 @@ const CLIENT_LIMIT: Duration = Duration::from_secs(5);
 const OUTPUT_LIMIT: usize = 64 * 1024;
 
 /// How much of what the client printed a failure message shows (its start and its end).
-const SHOWN: usize = 2000;
+const SHOWN: usize = 1200;
 
 /// How long a test may take in all (the client's limit, and some room to report).
 const DEADLINE: Duration = Duration::from_secs(8);

@@ -877,9 +877,11 @@ struct Chat {
     result: io::Result<()>,
     /// What the console showed.
     screen: String,
-    /// What the server had received when chat returned (before the test's writer is
-    /// dropped, which would flush whatever your code left in it).
+    /// What the server had received when chat returned.
     server_received: Vec<u8>,
+    /// What your code left in the writer's buffer, never flushed (thrown away by the test:
+    /// dropping a BufWriter would flush it and hide the mistake).
+    unflushed: Vec<u8>,
     /// What the server saw, for a message.
     recording: Recording,
 }
@@ -899,7 +901,13 @@ impl Chat {
             ". By then the server had received {}",
             show_bytes(&self.server_received)
         ));
-        if self.server_received.is_empty() {
+        if self.server_received.is_empty() && !self.unflushed.is_empty() {
+            text.push_str(&format!(
+                ": nothing at all, while the writer's buffer still held {}. The message was \
+                 never flushed: did you flush? (write_line does)",
+                show_bytes(&self.unflushed)
+            ));
+        } else if self.server_received.is_empty() {
             text.push_str(
                 ": nothing at all. The message is still in the writer's buffer: did you \
                  flush? (write_line does)",
@@ -932,10 +940,13 @@ fn chat_with(port: u16, recording: Recording, typed: &'static str) -> Chat {
     let mut keyboard = Keyboard::typing(typed, &screen);
     let result = chat(&mut keyboard, &mut screen, &mut server_in, &mut server_out);
     let server_received = recording.last().map(|c| c.received).unwrap_or_default();
+    // Take the writer apart without flushing it: what your code did not send stays unsent.
+    let (_stream, unflushed) = server_out.into_parts();
     Chat {
         result,
         screen: screen.text(),
         server_received,
+        unflushed: unflushed.unwrap_or_default(),
         recording,
     }
 }
