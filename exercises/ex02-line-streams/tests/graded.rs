@@ -220,6 +220,12 @@ fn read_line_returns_the_line_without_its_ending(
             show_bytes(sent.as_bytes()),
             server.recording().describe()
         ),
+        Err(error) if is_timeout(&error) => panic!(
+            "the server sent {} and kept the connection open; {}\n{}",
+            show_bytes(sent.as_bytes()),
+            timed_out_with_a_line(),
+            server.recording().describe()
+        ),
         Err(error) => panic!(
             "the server sent {} and read_line failed: {error}\n{}",
             show_bytes(sent.as_bytes()),
@@ -249,20 +255,22 @@ fn read_line_collects_a_line_that_arrives_in_pieces() {
         .watch(server.recording())
         .run(move || {
             let (mut reader, _writer) = test_streams(port);
-            read_line(&mut reader).map_err(|error| error.to_string())
+            read_line(&mut reader)
         });
+    let advice = match &got {
+        Ok(Some(got)) if got.starts_with("HELLO, WORLD") => explain_line("HELLO, WORLD", got),
+        Err(error) if is_timeout(error) => timed_out_with_a_line(),
+        _ => "One read gives whatever has arrived so far: read up to the \"\\n\" \
+              (BufRead::read_line does)"
+            .to_string(),
+    };
+    let got = got.map_err(|error| error.to_string());
     assert_eq!(
         got.as_ref().map(Option::as_deref),
         Ok(Some("HELLO, WORLD")),
         "the server sent {} in pieces of 3 bytes, 20 ms apart; read_line returned {got:?}. \
-         {}\n{}",
+         {advice}\n{}",
         show_bytes(line.as_bytes()),
-        match &got {
-            Ok(Some(got)) if got.starts_with("HELLO, WORLD") => explain_line("HELLO, WORLD", got),
-            _ => "One read gives whatever has arrived so far: read up to the \"\\n\" \
-                  (BufRead::read_line does)"
-                .to_string(),
-        },
         server.recording().describe()
     );
 }
@@ -380,7 +388,12 @@ fn read_line_reports_bytes_that_are_not_utf8_as_invalid_data() {
         Err(error) => assert_eq!(
             error.kind(),
             ErrorKind::InvalidData,
-            "expected an error of kind InvalidData, got: {error}\n{}",
+            "expected an error of kind InvalidData, got: {error}{}\n{}",
+            if is_timeout(&error) {
+                format!(". {}", timed_out_with_a_line())
+            } else {
+                String::new()
+            },
             server.recording().describe()
         ),
         Ok(Some(line)) if line.contains('\u{FFFD}') => panic!(
@@ -556,6 +569,11 @@ fn ask_port_explains_and_asks_again_after_a_bad_answer(#[case] bad: &'static str
             } else {
                 String::new()
             }
+        ),
+        Err(error) => format!(
+            " Instead, ask_port returned an error at the answer {bad:?}: {error}. A wrong \
+             answer is not an error here: explain and ask again (`match` on the result of \
+             parse, rather than passing its error on with `?`)."
         ),
         _ => String::new(),
     };
@@ -1026,11 +1044,25 @@ fn is_timeout(error: &io::Error) -> bool {
 // What went wrong, in a teacher's words, from what was observed
 // ---------------------------------------------------------------------------------------
 
+/// Why a read that timed out although a whole line had arrived did.
+fn timed_out_with_a_line() -> String {
+    format!(
+        "read_line waited {REPLY_WAIT:?} and timed out, although the whole line had arrived. \
+         Read up to the \"\\n\" only (BufRead::read_line), not until the connection closes \
+         (read_to_string and read_to_end wait for the end of input, which will not come)"
+    )
+}
+
 /// Why a line your code read (`got`) differs from the line that was sent (`expected`,
 /// without its ending).
 fn explain_line(expected: &str, got: &str) -> String {
     let whitespace_removed = [expected.trim(), expected.trim_end(), expected.trim_start()];
-    if got.ends_with('\n') && !expected.ends_with('\n') {
+    if got.trim_end().contains('\n') && !expected.contains('\n') {
+        "more than one line came back as one: read only up to the first \"\\n\" \
+         (BufRead::read_line), not until the connection closes (read_to_string and \
+         read_to_end read everything)"
+            .into()
+    } else if got.ends_with('\n') && !expected.ends_with('\n') {
         "the line ending is still there: BufRead::read_line keeps it, strip it".into()
     } else if got.ends_with('\r') && !expected.ends_with('\r') {
         "a \"\\r\" is left behind: lines may end in \"\\r\\n\"; strip the \"\\n\" and then the \
