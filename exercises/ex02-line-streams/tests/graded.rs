@@ -72,7 +72,10 @@ fn open_streams_gives_a_reader_and_a_writer_on_the_same_connection() {
             let given = stream
                 .local_addr()
                 .expect("local_addr of the test's connection");
-            let (mut reader, mut writer) = open_streams(stream).expect("open_streams failed");
+            let (mut reader, mut writer) = match open_streams(stream) {
+                Ok(streams) => streams,
+                Err(error) => return Err(error.to_string()),
+            };
             // Whichever connection the reader is on, a reply that never comes must make the
             // read fail, not wait for ever.
             reader
@@ -90,13 +93,19 @@ fn open_streams_gives_a_reader_and_a_writer_on_the_same_connection() {
                 Ok(_) => Ok(reply),
                 Err(error) => Err(error.to_string()),
             };
-            Opened {
+            Ok(Opened {
                 given,
                 reader: reader_end,
                 writer: writer_end,
                 reply,
-            }
+            })
         });
+    let seen = seen.unwrap_or_else(|error| {
+        panic!(
+            "open_streams failed: {error}\n{}",
+            server.recording().describe()
+        )
+    });
     for (which, end) in [("reader", seen.reader), ("writer", seen.writer)] {
         assert!(
             end.is_none_or(|end| end == seen.given),
@@ -144,16 +153,22 @@ fn write_line_sends_the_line_and_crlf_at_once(#[case] line: &'static str) {
     // can make the line leave.
     let server = ScriptedServer::silent();
     let port = server.port();
-    let connection = Watchdog::new(DEADLINE)
+    let (written, connection) = Watchdog::new(DEADLINE)
         .hint("write_line did not return although the server reads everything")
         .watch(server.recording())
         .run(move || {
             let (reader, mut writer) = test_streams(port);
-            write_line(&mut writer, line).expect("write_line failed");
+            let written = write_line(&mut writer, line).map_err(|error| error.to_string());
             // Keep the writer (and whatever is in its buffer) alive while the server is
             // checked: dropping a BufWriter flushes it, which would hide a missing flush.
-            (reader, writer)
+            (written, (reader, writer))
         });
+    if let Err(error) = written {
+        panic!(
+            "write_line({line:?}) failed: {error}\n{}",
+            server.recording().describe()
+        );
+    }
 
     let expected = format!("{line}\r\n");
     // Wait for the whole line, or for a line ending that comes too early.
