@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use ex02::{ask, ask_host, ask_port, chat, open_streams, read_line, write_line};
-use lab_harness::{EchoServer, Recording, ScriptedServer, Step, Watchdog, show_bytes};
+use lab_harness::{EchoServer, Recording, ScriptedServer, Step, Watchdog, cap_text, show_bytes};
 use rstest::rstest;
 
 /// How long any one test may take. A correct answer takes milliseconds; this leaves room for
@@ -1025,8 +1025,9 @@ impl Screen {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// What the screen shows, for a message: its start and its end when it is long.
     fn text(&self) -> String {
-        String::from_utf8_lossy(&self.shown()).into_owned()
+        cap_text(&String::from_utf8_lossy(&self.shown()), 2000)
     }
 }
 
