@@ -5,20 +5,29 @@
 //!
 //! Run them with `cargo test -p ex02 --test client`.
 
-use std::process::Output;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use lab_harness::{
-    EchoServer, Ending, Recording, ScriptedServer, Step, Watchdog, bind_loopback, show_bytes,
+    EchoServer, Ending, Program, ProgramRun, Recording, ScriptedServer, Step, Stopped, Watchdog,
+    bind_loopback, cap_text, show_bytes,
 };
 use predicates::prelude::*;
 use rstest::rstest;
 
-/// How long the client may run. It needs milliseconds; after this it is killed.
-const CLIENT_LIMIT: Duration = Duration::from_secs(10);
+/// How long the client may run. It needs milliseconds; after this it is stopped.
+const CLIENT_LIMIT: Duration = Duration::from_secs(5);
+
+/// What the client may print. It prints a few lines; a client that prints more is in an
+/// endless loop (asking `Host: ` again and again after its input has ended, say), and is
+/// stopped at once instead of filling the memory for seconds.
+const OUTPUT_LIMIT: usize = 64 * 1024;
+
+/// How much of what the client printed a failure message shows (its start and its end).
+const SHOWN: usize = 1200;
 
 /// How long a test may take in all (the client's limit, and some room to report).
-const DEADLINE: Duration = Duration::from_secs(20);
+const DEADLINE: Duration = Duration::from_secs(8);
 
 /// The client program: `ex02-client` from the exercise, or the same source built as
 /// `ex02-solution-client` by the reference solution (binary names are unique in a workspace).
@@ -31,65 +40,143 @@ fn client_program() -> &'static str {
 /// One run of the client: how it ended and what it printed.
 struct Run {
     typed: String,
-    output: Output,
-    killed: bool,
+    program: ProgramRun,
     /// What the server saw, when there was one.
-    server: Option<String>,
+    server: Option<Recording>,
 }
 
 impl Run {
     fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.output.stdout).into_owned()
+        self.program.stdout_text()
     }
 
     fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.output.stderr).into_owned()
+        self.program.stderr_text()
     }
 
-    /// Everything about the run, for a failure message. The client's standard error is in
-    /// there, so a panic (a `todo!()`, an `unwrap`) shows with its message.
+    /// Everything about the run, for a failure message: what the client was given, how it
+    /// ended, what it printed (its start and end, if long), the likely mistake, and what the
+    /// server saw. The client's standard error is in there, so a panic (a `todo!()`, an
+    /// `unwrap`) shows with its message.
     fn describe(&self) -> String {
-        let ending = if self.killed {
-            format!(
-                "it did not finish within {CLIENT_LIMIT:?} and was killed (waiting for a reply \
-                 that never came? for input after the input had ended?)"
-            )
-        } else {
-            match self.output.status.code() {
-                Some(code) => format!("it exited with code {code}"),
-                None => format!("it was stopped: {}", self.output.status),
-            }
-        };
+        let mut ending = self.program.ending();
+        if let Some(Stopped::RanTooLong(_)) = self.program.stopped {
+            ending.push_str(
+                " (waiting for a reply that never came? for input after the input had ended?)",
+            );
+        }
         let mut text = format!(
             "the client, given the input {}: {ending}\n--- its standard output ---\n{}\n\
              --- its standard error ---\n{}\n---",
             show_bytes(self.typed.as_bytes()),
-            self.stdout(),
-            self.stderr()
+            cap_text(&self.stdout(), SHOWN),
+            cap_text(&self.stderr(), SHOWN)
         );
-        if let Some(server) = &self.server {
+        for hint in self.hints() {
             text.push('\n');
-            text.push_str(server);
+            text.push_str(&hint);
+        }
+        match &self.server {
+            // Said without waiting for a connection that cannot come.
+            Some(server)
+                if server.totals().connections == 0 && !self.stdout().contains("Connecting") =>
+            {
+                text.push_str(
+                    "\nthe server saw no connection: the client never got as far as connecting",
+                );
+            }
+            Some(server) => {
+                text.push('\n');
+                text.push_str(&server.describe());
+            }
+            None => {}
         }
         text
+    }
+
+    /// The likely mistakes, from what the client printed and what the server saw.
+    fn hints(&self) -> Vec<String> {
+        let stdout = self.stdout();
+        let mut hints = Vec::new();
+        if let Some(Stopped::PrintedTooMuch(limit)) = self.program.stopped {
+            let asked = ["Host: ", "Port: ", "Message: "]
+                .into_iter()
+                .map(|prompt| (stdout.matches(prompt).count(), prompt))
+                .max()
+                .unwrap_or_default();
+            hints.push(format!(
+                "The client printed more than {limit} bytes ({:?} {} times): an endless loop. \
+                 After the end of the input, it asked again and again. At the end of input \
+                 read_line must return None, not an empty line, and the asking must stop",
+                asked.1, asked.0
+            ));
+        }
+        if ["Host: ", "Port: ", "Message: "]
+            .iter()
+            .any(|prompt| stdout.contains(&format!("{prompt}\n")))
+        {
+            hints.push(
+                "A newline follows a prompt, so the user would type on the next line: show the \
+                 prompt with `write!` (or `write_all`), not `writeln!`"
+                    .to_string(),
+            );
+        }
+        // Each typed line answers one prompt. A client that ends normally after fewer prompts
+        // lost the rest of its input.
+        let prompts: usize = ["Host: ", "Port: ", "Message: "]
+            .iter()
+            .map(|prompt| stdout.matches(prompt).count())
+            .sum();
+        let typed_lines = self.typed.lines().count();
+        if self.program.code() == Some(0) && prompts < typed_lines {
+            hints.push(format!(
+                "The client ended normally after {prompts} prompt(s), but {typed_lines} lines \
+                 were typed: the rest of the input was lost. A BufReader reads ahead, so a \
+                 new BufReader for each answer takes the lines after it too, and throws them \
+                 away with it. Read every answer from the one console input you were given"
+            ));
+        }
+        // The port it connected to, and an answer that is not a port but became that port.
+        let connected_to = stdout
+            .split("(port ")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .and_then(|port| port.parse::<u16>().ok());
+        let not_a_port = self.typed.lines().find_map(|answer| {
+            let number = answer.trim().parse::<i64>().ok()?;
+            let port = connected_to?;
+            (u16::try_from(number).is_err() && number as u16 == port).then_some(number)
+        });
+        if let (Some(number), Some(port)) = (not_a_port, connected_to) {
+            hints.push(format!(
+                "The answer {number} was taken for the port {port}: {number} is not a port (a \
+                 port is a 16-bit number, 0 to 65535), it was cut to 16 bits: parsed as a \
+                 larger integer (a u32?) and converted with `as u16`. Parse it as a u16"
+            ));
+        }
+        if let Some(server) = &self.server
+            && server.totals().connections > 1
+        {
+            hints.push(format!(
+                "The server saw {} connections from one run of the client: you connected \
+                 twice. The client program connects once; open_streams must use \
+                 `try_clone` for its second handle, not `connect` again",
+                server.totals().connections
+            ));
+        }
+        hints
     }
 }
 
 /// Runs the client with `typed` as its standard input (closed after it, like the end of a
 /// piped file).
-fn run_client(typed: String) -> Run {
-    let started = Instant::now();
-    let output = assert_cmd::Command::new(client_program())
-        .write_stdin(typed.clone())
-        .timeout(CLIENT_LIMIT)
-        .output()
-        .expect("starting the client program");
-    Run {
-        typed,
-        output,
-        killed: started.elapsed() >= CLIENT_LIMIT,
-        server: None,
-    }
+fn run_client(typed: String) -> ProgramRun {
+    Program::new(Command::new(client_program()))
+        .input(&typed)
+        .time_limit(CLIENT_LIMIT)
+        .output_limit(OUTPUT_LIMIT)
+        .run()
+        .expect("starting the client program")
 }
 
 /// Runs the client inside a watchdog; failure messages show what the server (its
@@ -99,15 +186,19 @@ fn run_against(recording: Option<&Recording>, typed: String) -> Run {
     if let Some(recording) = recording {
         watchdog = watchdog.watch(recording);
     }
-    let mut run = watchdog.run(move || run_client(typed));
-    run.server = recording.map(Recording::describe);
-    run
+    let input = typed.clone();
+    let program = watchdog.run(move || run_client(input));
+    Run {
+        typed,
+        program,
+        server: recording.cloned(),
+    }
 }
 
 #[track_caller]
 fn expect_exit_code(run: &Run, code: i32, why: &str) {
     assert!(
-        !run.killed && run.output.status.code() == Some(code),
+        run.program.code() == Some(code),
         "expected exit code {code}: {why}\n{}",
         run.describe()
     );
@@ -119,23 +210,24 @@ fn the_client_talks_to_the_line_server_until_an_empty_message() {
     let port = server.port();
     let run = run_against(
         Some(server.recording()),
-        format!("127.0.0.1\n{port}\nhello\nsecond message\n\n"),
+        format!("127.0.0.1\n{port}\nhello\n  second message, spaced\t\n\n"),
     );
     expect_exit_code(&run, 0, "an empty message ends the conversation normally");
-    assert_eq!(
-        run.stdout(),
-        format!(
-            "Host: Port: Connecting to 127.0.0.1 (port {port})...\nConnected!\n\
-             Message: Response: hello\nMessage: Response: second message\n\
-             Message: Closing connection...\nClosed!\n"
-        ),
-        "the client's standard output (the typed answers do not appear: they were piped in, \
-         not echoed by a terminal)\n{}",
+    let expected = format!(
+        "Host: Port: Connecting to 127.0.0.1 (port {port})...\nConnected!\n\
+         Message: Response: hello\nMessage: Response:   second message, spaced\t\n\
+         Message: Closing connection...\nClosed!\n"
+    );
+    assert!(
+        run.stdout() == expected,
+        "the client's standard output must be exactly {expected:?} (the typed answers do not \
+         appear: they were piped in, not echoed by a terminal; the spaces and the tab around \
+         the second message are part of it)\n{}",
         run.describe()
     );
     let record = server
         .recording()
-        .wait_for_end(Duration::from_secs(5))
+        .wait_for_end(Duration::from_secs(2))
         .unwrap_or_else(|| {
             panic!(
                 "the client exited but the server still sees its connection open\n{}",
@@ -143,10 +235,10 @@ fn the_client_talks_to_the_line_server_until_an_empty_message() {
             )
         });
     assert!(
-        record.received == b"hello\r\nsecond message\r\n",
+        record.received == b"hello\r\n  second message, spaced\t\r\n",
         "the server received {}; expected {}\n{}",
         show_bytes(&record.received),
-        show_bytes(b"hello\r\nsecond message\r\n"),
+        show_bytes(b"hello\r\n  second message, spaced\t\r\n"),
         server.recording().describe()
     );
     assert_eq!(
