@@ -95,8 +95,15 @@ fn server_program() -> &'static str {
 
 /// Starts the server program (`command`) and waits for its `listening on ADDRESS` line.
 fn start_program(command: Command) -> ServerProcess {
-    ServerProcess::start(command, "listening on ", REPLY_WITHIN * 5)
-        .unwrap_or_else(|message| panic!("{}", cap_text(&message, 4000)))
+    ServerProcess::start(command, "listening on ", REPLY_WITHIN * 5).unwrap_or_else(|message| {
+        let hint = if message.contains("port 0: Address already in use") {
+            "\nPort 0 asks the system for any free port, which is never in use: your bind \
+             seems to use a fixed port instead of the port it is given"
+        } else {
+            ""
+        };
+        panic!("{}{hint}", cap_text(&message, 4000))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -656,74 +663,7 @@ fn the_server_program_keeps_serving_when_accept_fails() {
 
             // 1. Clients connect and say hello, one after the other, until one gets no echo:
             //    the server has no file left to accept it.
-            let mut served: Vec<TestClient> = Vec::new();
-            let mut gave_up = loop {
-                let number = served.len() + 1;
-                assert!(
-                    number <= OPEN_FILES,
-                    "{OPEN_FILES} clients were served by a program that may open only \
-                     {OPEN_FILES} files: the limit did not apply{}",
-                    server.describe()
-                );
-                let hello = format!("hello from client {number}\n");
-                let mut client = TestClient::connect(addr, REPLY_WITHIN).unwrap_or_else(|error| {
-                    program_ended(
-                        &mut server,
-                        &format!("client {number} could not connect: {error}"),
-                    )
-                });
-                let _ = client.send(hello.as_bytes(), REPLY_WITHIN);
-                match client.read_exactly(hello.len(), Duration::from_millis(500)) {
-                    ReadEnd::Complete => {
-                        served.push(client);
-                        continue;
-                    }
-                    ReadEnd::TimedOut => {}
-                    _ => program_ended(&mut server, &client.describe()),
-                }
-                // No echo yet. If the files ran out, a correct server has logged accept's
-                // error by now (it fails as soon as none is left).
-                if server.wait_for_stderr(LOOK_AGAIN_WITHIN, |log| {
-                    mentions_too_many_files(log) || stopped(log)
-                }) {
-                    if stopped(&server.stderr()) || server.still_running().is_err() {
-                        program_ended(&mut server, &client.describe());
-                    }
-                    break client;
-                }
-                if server.still_running().is_err() {
-                    program_ended(&mut server, &client.describe());
-                }
-                // Nothing in the log: a slow machine, or a mistake. Wait for the echo longer.
-                let missing = hello.len() - client.received().len();
-                match client.read_exactly(missing, REPLY_WITHIN) {
-                    ReadEnd::Complete => {
-                        served.push(client);
-                        continue;
-                    }
-                    ReadEnd::TimedOut => {}
-                    _ => program_ended(&mut server, &client.describe()),
-                }
-                if served.len() < 2 {
-                    // Far from the limit: not a failed accept. Name what it is.
-                    let mut others: Vec<&mut TestClient> = served.iter_mut().collect();
-                    let problem = explain_no_echo(&mut client, &mut others);
-                    panic!(
-                        "client {number} said hello. {problem}{}",
-                        cap_text(&server.describe(), 3000)
-                    );
-                }
-                panic!(
-                    "client {number} got no echo while {} other clients were connected, and \
-                     your server's log says nothing about a failed accept. The program may \
-                     open only {OPEN_FILES} files here, so `accept` fails with \"Too many open \
-                     files\" once a few clients are connected: print that error \
-                     (`eprintln!(\"accept failed: {{error}}\")`) and keep accepting.\n{}{}",
-                    served.len(),
-                    client.describe(),
-                    cap_text(&server.describe(), 3000)
-                );
-            };
+            let (mut served, mut gave_up) = connect_until_accept_fails(&mut server);
 
             // 2. The waiting client gives up: it resets its connection while still in the
             //    queue. Another client joins the queue behind it.
@@ -864,7 +804,7 @@ fn wait_for_echo(
 /// to tell apart the usual mistakes, which look alike from the outside.
 fn explain_no_echo(client: &mut TestClient, others: &mut [&mut TestClient]) -> String {
     let before = client.received().len();
-    let waited = format!("no echo came back within {REPLY_WITHIN:?}");
+    let waited = format!("No echo came back within {REPLY_WITHIN:?}");
     // First look: does the echo come once this client closes its sending side?
     let _ = client.half_close();
     client.read_to_end(LOOK_AGAIN_WITHIN);
@@ -884,12 +824,14 @@ fn explain_no_echo(client: &mut TestClient, others: &mut [&mut TestClient]) -> S
         }
         client.read_to_end(LOOK_AGAIN_WITHIN);
         if client.received().len() > before {
+            let (others_were, they_closed) = match others.len() {
+                1 => ("another client was".to_string(), "it closed its"),
+                count => (format!("{count} other clients were"), "they closed their"),
+            };
             return format!(
-                "{waited} while {} other client(s) were connected, and it came as soon as they \
-                 closed their sending side: the server serves one client at a time. Serve each \
-                 client on its own thread, and do not `join` that thread before accepting the \
-                 next.\n{}",
-                others.len(),
+                "{waited} while {others_were} connected, and it came as soon as {they_closed} \
+                 sending side: the server serves one client at a time. Serve each client on its \
+                 own thread, and do not `join` that thread before accepting the next.\n{}",
                 client.describe()
             );
         }
@@ -972,16 +914,11 @@ fn explain_echo(
         if got.ends_with(b"\n") {
             text.push_str(
                 " It stopped right after a newline: an echo server has no lines or messages, \
-                 only bytes. Keep reading and echoing until read returns 0 (the client's \
-                 half-close), then return.",
-            );
-        } else {
-            text.push_str(
-                " echo_client must keep reading and echoing in a loop until read returns 0 \
-                 (the client's half-close), and only then return: not after its first read, \
-                 and with no `shutdown(Write)` before.",
+                 only bytes.",
             );
         }
+        text.push(' ');
+        text.push_str(KEEP_READING);
         return Some(text);
     }
     match end {
@@ -992,6 +929,11 @@ fn explain_echo(
         ReadEnd::TimedOut | ReadEnd::Complete => Some(no_end_of_file(end, echo_client)),
     }
 }
+
+/// What a server that stops echoing too early must do instead.
+const KEEP_READING: &str = "echo_client must keep reading and echoing in a loop until read \
+    returns 0 (the client's half-close), and only then return: not after its first read or \
+    its first line, and with no `shutdown(Write)` before.";
 
 /// Everything came back but no end-of-file followed: the server did not close.
 fn no_end_of_file(
@@ -1041,6 +983,101 @@ fn echo_client_alone_closes() -> bool {
     client.round_trip(b"x", LOOK_AGAIN_WITHIN) == ReadEnd::Closed && client.received() == b"x"
 }
 
+/// Connects clients to the server program, each saying hello and waiting for its echo, until
+/// one gets no echo because the server has no file left to accept it (its log says so).
+/// Returns the clients served and the one waiting; fails the test, naming the mistake, when
+/// the server stops, says nothing, or serves one client at a time.
+fn connect_until_accept_fails(server: &mut ServerProcess) -> (Vec<TestClient>, TestClient) {
+    let addr = server.addr();
+    let mut served: Vec<TestClient> = Vec::new();
+    let waiting = loop {
+        let number = served.len() + 1;
+        if number > OPEN_FILES {
+            no_file_ran_out(&mut served[0], server);
+        }
+        let hello = format!("hello from client {number}\n");
+        let mut client = TestClient::connect(addr, REPLY_WITHIN).unwrap_or_else(|error| {
+            program_ended(
+                server,
+                &format!("client {number} could not connect: {error}"),
+            )
+        });
+        let _ = client.send(hello.as_bytes(), REPLY_WITHIN);
+        match client.read_exactly(hello.len(), Duration::from_millis(500)) {
+            ReadEnd::Complete => {
+                served.push(client);
+                continue;
+            }
+            ReadEnd::TimedOut => {}
+            _ => program_ended(server, &client.describe()),
+        }
+        // No echo yet. If the files ran out, a correct server has logged accept's
+        // error by now (it fails as soon as none is left).
+        if server.wait_for_stderr(LOOK_AGAIN_WITHIN, |log| {
+            mentions_too_many_files(log) || stopped(log)
+        }) {
+            if stopped(&server.stderr()) || server.still_running().is_err() {
+                program_ended(server, &client.describe());
+            }
+            break client;
+        }
+        if server.still_running().is_err() {
+            program_ended(server, &client.describe());
+        }
+        // Nothing in the log: a slow machine, or a mistake. Wait for the echo longer.
+        let missing = hello.len() - client.received().len();
+        match client.read_exactly(missing, REPLY_WITHIN) {
+            ReadEnd::Complete => {
+                served.push(client);
+                continue;
+            }
+            ReadEnd::TimedOut => {}
+            _ => program_ended(server, &client.describe()),
+        }
+        if served.len() < 2 {
+            // Far from the limit: not a failed accept. Name what it is.
+            let mut others: Vec<&mut TestClient> = served.iter_mut().collect();
+            let problem = explain_no_echo(&mut client, &mut others);
+            panic!(
+                "client {number} said hello. {problem}{}",
+                cap_text(&server.describe(), 3000)
+            );
+        }
+        panic!(
+            "client {number} got no echo while {} other clients were connected, and \
+             your server's log says nothing about a failed accept. The program may \
+             open only {OPEN_FILES} files here, so `accept` fails with \"Too many open \
+             files\" once a few clients are connected: print that error \
+             (`eprintln!(\"accept failed: {{error}}\")`) and keep accepting.\n{}{}",
+            served.len(),
+            client.describe(),
+            cap_text(&server.describe(), 3000)
+        );
+    };
+    (served, waiting)
+}
+
+/// Fails the accept-failure test when more clients were served than the program may open
+/// files: the server must have closed their connections. `first` is the first client served.
+fn no_file_ran_out(first: &mut TestClient, server: &ServerProcess) -> ! {
+    let end = first.read_to_end(LOOK_AGAIN_WITHIN);
+    if matches!(end, ReadEnd::Closed | ReadEnd::Failed(..)) {
+        panic!(
+            "{OPEN_FILES} clients were served one after the other by a program that may open \
+             only {OPEN_FILES} files, because the server closed each connection right after \
+             its echo: client 1 got its echo, then this: {end}, although it had not closed \
+             its sending side. {KEEP_READING}\n{}{}",
+            first.describe(),
+            cap_text(&server.describe(), 3000)
+        );
+    }
+    panic!(
+        "{OPEN_FILES} clients were served by a program that may open only {OPEN_FILES} \
+         files, and they are still connected: the open-file limit did not apply{}",
+        cap_text(&server.describe(), 3000)
+    );
+}
+
 /// Whether a program's log says that accept ran out of files (EMFILE).
 fn mentions_too_many_files(log: &str) -> bool {
     log.to_lowercase().contains("too many open files")
@@ -1060,7 +1097,11 @@ fn program_ended(server: &mut ServerProcess, seen: &str) -> ! {
     let log = server.stderr();
     let status = match server.still_running() {
         Err(ended) => ended,
-        Ok(()) => "the program still runs".to_string(),
+        Ok(()) if !stopped(&log) => panic!(
+            "the connection ended although the program still runs:\n{seen}{}",
+            cap_text(&server.describe(), 3000)
+        ),
+        Ok(()) => "it is on its way out".to_string(),
     };
     let what = if log.contains("panicked") {
         "panicked"
