@@ -370,15 +370,16 @@ fn serve_answers_a_second_client_while_the_first_is_idle() {
             let (addr, mut server) = start_serve();
             let mut idle = connect(addr, &mut server);
             let mut busy = connect(addr, &mut server);
-            busy.send(b"anyone there?\n", REPLY_WITHIN)
-                .expect("sending");
+            // A send fails only if the server reset the connection: the wait for the echo
+            // then says so, with the conversation on the wire.
+            let _ = busy.send(b"anyone there?\n", REPLY_WITHIN);
             let problem = wait_for_echo(&mut busy, b"anyone there?\n", &mut [&mut idle], None);
             if let Some(problem) = problem {
                 server.fail(format!(
                     "client B sent a line while client A was connected but silent. {problem}"
                 ));
             }
-            idle.send(b"me too\n", REPLY_WITHIN).expect("sending");
+            let _ = idle.send(b"me too\n", REPLY_WITHIN);
             if let Some(problem) = wait_for_echo(&mut idle, b"me too\n", &mut [&mut busy], None) {
                 server.fail(format!(
                     "client A, connected first and silent until now, sent a line. {problem}"
@@ -404,9 +405,7 @@ fn serve_echoes_to_eight_clients_connected_at_once() {
             let mut expected = Vec::new();
             for index in 0..CLIENTS {
                 let hello = format!("hello from client {index}\n").into_bytes();
-                clients[index]
-                    .send(&hello, REPLY_WITHIN)
-                    .expect("sending hello");
+                let _ = clients[index].send(&hello, REPLY_WITHIN);
                 // The others are there for a second look if this client gets no echo.
                 let (before, rest) = clients.split_at_mut(index);
                 let (client, after) = rest.split_first_mut().expect("client `index` exists");
@@ -462,14 +461,12 @@ fn serve_survives_a_client_that_resets_mid_message() {
         .run(|| {
             let (addr, mut server) = start_serve();
             let mut leaver = connect(addr, &mut server);
-            leaver.send(b"half a mes", REPLY_WITHIN).expect("sending");
+            let _ = leaver.send(b"half a mes", REPLY_WITHIN);
             // Once the echo is back, the server is surely in the middle of serving it.
             if let Some(problem) = wait_for_echo(&mut leaver, b"half a mes", &mut [], None) {
                 server.fail(format!("a client sent half a message. {problem}"));
             }
-            leaver
-                .send(b"sage that never ends", REPLY_WITHIN)
-                .expect("sending");
+            let _ = leaver.send(b"sage that never ends", REPLY_WITHIN);
             leaver.reset().expect("resetting the connection");
 
             let mut next = connect(addr, &mut server);
@@ -572,7 +569,7 @@ fn the_server_program_logs_a_client_that_resets_and_goes_on() {
             let mut leaver = TestClient::connect(addr, REPLY_WITHIN)
                 .unwrap_or_else(|error| panic!("cannot connect to {addr}: {error}"));
             let leaver_addr = leaver.local_addr().unwrap().to_string();
-            leaver.send(b"half a mes", REPLY_WITHIN).expect("sending");
+            let _ = leaver.send(b"half a mes", REPLY_WITHIN);
             if let Some(problem) = wait_for_echo(&mut leaver, b"half a mes", &mut [], None) {
                 panic!(
                     "a client sent half a message. {problem}{}",
