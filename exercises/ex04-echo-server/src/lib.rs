@@ -43,7 +43,12 @@
 //! `cargo test -p ex04`. The tests are the client here: they connect to your server, send
 //! text and binary data (up to 16 MiB), close their sending side, and check that every byte
 //! comes back, then end-of-file; that a second client is answered while a first one sits
-//! idle; and that a client that vanishes mid-message does not take the server down.
+//! idle; that a client that vanishes mid-message does not take the server down; and (on
+//! Linux) that your program keeps serving when `accept` fails for lack of file descriptors.
+//! When a test fails, it names the likely mistake and shows the conversation on the wire.
+//!
+//! `cargo clippy -p ex04` finds what no test on loopback can: a `write` whose count is
+//! ignored (the kit denies `clippy::unused_io_amount`). Use `write_all`.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
