@@ -24,7 +24,12 @@
 //!
 //! ## Check your work
 //! `cargo test -p ex01`. Each test's name says what it expects; when one fails, its message
-//! says what crossed the wire and the most likely mistake.
+//! names the most likely mistake and shows the conversation on the wire. Some tests use a
+//! server on `::1` (IPv6) or a host *name*, so `connect` must use the host it is given.
+//!
+//! `cargo clippy -p ex01` finds what no test on loopback can: a `write` or a `read` whose
+//! count is ignored (the kit denies `clippy::unused_io_amount`). Use `write_all`, and keep
+//! the count that `read` returns.
 
 use std::io;
 use std::net::TcpStream;
