@@ -26,8 +26,8 @@ use ex01::{
     connect, echo_roundtrip, receive_exactly, receive_some, receive_until_closed, send_all,
 };
 use lab_harness::{
-    ClosedPort, Config, EchoServer, Ending, Mode, Recording, ScriptedServer, Step, Watchdog,
-    show_bytes,
+    ClosedPort, Config, DEADLINE_EXPIRED, EchoServer, Ending, Mode, Recording, ScriptedServer,
+    Step, Watchdog, show_bytes,
 };
 use rstest::rstest;
 
@@ -123,7 +123,8 @@ fn connect_reaches_the_host_it_is_given() {
             ),
             Call::Panicked(message) => panic!("{}", panicked("connect", &message)),
             Call::StillRunning => panic!(
-                "connect(\"{host}\", {}) did not return within {DEADLINE:?}\n{}",
+                "{DEADLINE_EXPIRED} after {DEADLINE:?}: connect(\"{host}\", {}) did not \
+                 return\n{}",
                 addr.port(),
                 server.recording().describe()
             ),
@@ -167,7 +168,8 @@ fn connect_accepts_a_host_name() {
         ),
         Call::Panicked(message) => panic!("{}", panicked("connect", &message)),
         Call::StillRunning => panic!(
-            "connect(\"{host}\", {port}) did not return within {DEADLINE:?}\n{}",
+            "{DEADLINE_EXPIRED} after {DEADLINE:?}: connect(\"{host}\", {port}) did not \
+             return\n{}",
             conversations()
         ),
     }
@@ -190,8 +192,9 @@ fn connect_to_a_port_nobody_listens_on_is_an_error_not_a_panic() {
         }
         Call::Panicked(message) => panic!("{}", panicked("connect", &message)),
         Call::StillRunning => panic!(
-            "connect(\"127.0.0.1\", {port}) did not return within {DEADLINE:?}, although the \
-             system refuses a connection to a port nobody listens on at once"
+            "{DEADLINE_EXPIRED} after {DEADLINE:?}: connect(\"127.0.0.1\", {port}) did not \
+             return, although the system refuses a connection to a port nobody listens on at \
+             once"
         ),
     }
 }
@@ -550,7 +553,7 @@ fn echo_roundtrip_returns_the_same_bytes(#[case] data: Vec<u8>) {
             server.recording().describe()
         ),
         Call::StillRunning => panic!(
-            "echo_roundtrip did not return within {ROUND_TRIP:?}. {}\n{}",
+            "{DEADLINE_EXPIRED} after {ROUND_TRIP:?}: echo_roundtrip did not return. {}\n{}",
             explain_stuck_roundtrip(server.recording(), data.len()),
             server.recording().describe()
         ),
@@ -588,7 +591,8 @@ fn echo_roundtrip_reaches_the_host_it_is_given() {
             Call::Returned(result) => result,
             Call::Panicked(message) => panic!("{}", panicked("echo_roundtrip", &message)),
             Call::StillRunning => panic!(
-                "echo_roundtrip(\"{host}\", {}, …) did not return within {ROUND_TRIP:?}. {}\n{}",
+                "{DEADLINE_EXPIRED} after {ROUND_TRIP:?}: echo_roundtrip(\"{host}\", {}, …) did \
+                 not return. {}\n{}",
                 addr.port(),
                 explain_stuck_roundtrip(server.recording(), data.len()),
                 server.recording().describe()
@@ -622,8 +626,8 @@ fn echo_roundtrip_to_a_closed_port_is_an_error_not_a_panic() {
         Call::Returned(result) => result,
         Call::Panicked(message) => panic!("{}", panicked("echo_roundtrip", &message)),
         Call::StillRunning => panic!(
-            "echo_roundtrip to a port nobody listens on did not return within {DEADLINE:?}, \
-             although the system refuses such a connection at once"
+            "{DEADLINE_EXPIRED} after {DEADLINE:?}: echo_roundtrip to a port nobody listens on \
+             did not return, although the system refuses such a connection at once"
         ),
     };
     assert!(
@@ -1056,10 +1060,10 @@ fn explain_stuck_roundtrip(recording: &Recording, sent: usize) -> String {
             record.bytes_in
         ),
         None => format!(
-            "The echo server {}, and is waiting for more: it closes only once it reads \
-             end-of-file, and there is no FIN from the client in the conversation below. Your code has not shut down its sending side. \
-             After sending, call `stream.shutdown(Shutdown::Write)`, before reading the reply; \
-             then the server finishes and closes, and your reads end",
+            "Your code has not shut down its sending side: there is no FIN from the client in \
+             the conversation below. The echo server {} and is waiting for more: it closes only \
+             once it reads end-of-file. After sending, call `stream.shutdown(Shutdown::Write)`, \
+             before reading the reply; then the server finishes and closes, and your reads end",
             if sent == 0 {
                 "has received nothing (there was nothing to send)".to_string()
             } else {
@@ -1070,10 +1074,11 @@ fn explain_stuck_roundtrip(recording: &Recording, sent: usize) -> String {
             }
         ),
         Some((_, Ending::ClientClosed)) => format!(
-            "The client closed its sending side, and the echo server sent back all {} bytes and \
-             closed the connection (see the conversation below). From then on every read \
-             returns 0 at once, and a loop that reads again after a read of 0 never ends (and \
-             keeps a processor core busy). A read of 0 is the end: stop there",
+            "Your code keeps reading after the server has closed: the client closed its sending \
+             side, and the echo server sent back all {} bytes and closed the connection (see the \
+             conversation below). From then on every read returns 0 at once, and a loop that \
+             reads again after a read of 0 never ends (and keeps a processor core busy). A read \
+             of 0 is the end: stop there",
             record.bytes_out
         ),
         Some((_, ending)) => format!("The echo server saw this end: {ending}"),
