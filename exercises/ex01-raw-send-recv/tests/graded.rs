@@ -94,8 +94,9 @@ fn connect_reaches_a_listening_server() {
 fn connect_reaches_the_host_it_is_given() {
     // connect goes to the host it is asked for, not to one written in its code. A server
     // listens on the IPv6 loopback address `::1` (Linux, macOS and Windows all have it, unless
-    // IPv6 is turned off) and, on Linux only (where every 127.x.x.x address is this machine),
-    // on 127.0.0.2. Nothing listens on 127.0.0.1 at that port.
+    // IPv6 is turned off) and, on Linux only, on 127.0.0.2: on Linux every 127.x.x.x address
+    // is this machine, while macOS answers on 127.0.0.1 alone unless more are configured. The
+    // test starts nothing on 127.0.0.1 at that port, so code that goes there is refused.
     for host in other_loopback_hosts() {
         let listener = TcpListener::bind((host, 0)).expect("binding a test server");
         let server = ScriptedServer::start_on(listener, vec![Step::Hold]).expect("a server");
@@ -730,8 +731,8 @@ fn servers_for_a_host_name() -> (&'static str, Vec<ScriptedServer>) {
 enum Call<T> {
     /// It returned this.
     Returned(T),
-    /// It panicked: where (when known) and with what message, as in `" at src/lib.rs:13:5:
-    /// called `Result::unwrap()` on an `Err` value: …"` (a `todo!()`, an `unwrap`).
+    /// It panicked (a `todo!()`, an `unwrap`): " at FILE:LINE:COLUMN: MESSAGE", or
+    /// ": MESSAGE" when where is not known.
     Panicked(String),
     /// It had not returned when the time was up. It is left running, and ends with the test
     /// program.
