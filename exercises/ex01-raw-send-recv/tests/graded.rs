@@ -31,9 +31,10 @@ use lab_harness::{
 };
 use rstest::rstest;
 
-/// How long a test waits for your function. Correct code takes milliseconds; this leaves
-/// room for a slow, busy machine.
-const DEADLINE: Duration = Duration::from_secs(5);
+/// How long a test waits for your function. Correct code takes milliseconds, and a read
+/// that waits for bytes that never come fails after `REPLY_WAIT`: what this deadline stops is
+/// a loop that never ends (it keeps reading after the server has closed).
+const DEADLINE: Duration = Duration::from_secs(10);
 
 /// The read timeout of the test's own connections: a read that waits for bytes that never
 /// come fails after this with an error of kind `WouldBlock` (`TimedOut` on Windows).
