@@ -16,6 +16,7 @@
 
 mod bytes;
 mod client;
+mod closed_at;
 mod core;
 mod echo;
 mod ports;
@@ -29,6 +30,7 @@ mod watchdog;
 
 pub use bytes::{cap_text, show_bytes};
 pub use client::{ReadEnd, TestClient};
+pub use closed_at::{ClosedAt, listen_on_one_of};
 pub use echo::{Behaviour, Config, EchoServer, Mode};
 pub use ports::{ClosedPort, FullBacklog};
 pub use program::{Program, ProgramRun, Stopped};
