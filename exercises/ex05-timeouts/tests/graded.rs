@@ -112,13 +112,13 @@ fn connect_with_timeout_tries_each_address_in_turn() {
         };
         let problem = match result {
             Ok(stream) if stream.peer_addr().ok() == Some(server.addr()) => return,
-            Ok(stream) => format!("it connected, but not to the server: {stream:?}"),
+            Ok(stream) => format!("It connected, but not to the server: {stream:?}"),
             Err(error) if error.kind() == ErrorKind::ConnectionRefused => format!(
-                "it returned Err({error}) after {elapsed:.1?}: the refusal of the first \
+                "It returned Err({error}) after {elapsed:.1?}: the refusal of the first \
                  address. {ONLY_THE_FIRST}"
             ),
             Err(error) if is_timeout(&error) => format!(
-                "it returned Err({error}) after {elapsed:.1?}: the timeout of the second \
+                "It returned Err({error}) after {elapsed:.1?}: the timeout of the second \
                  address, without trying the third, where a server listens. A timeout is one \
                  address's failure, like a refusal: go on with the next address, and return \
                  an error only when every one has failed."
@@ -364,7 +364,7 @@ fn read_line_with_timeout_returns_a_line_that_arrives_in_time() {
     assert_eq!(
         reply,
         Reply::Line("hello".into()),
-        "the server sent \"hello\\r\\n\": return the line without its line ending{}\n{}",
+        "the server sent \"hello\\r\\n\": return the line without its line ending.{}\n{}",
         explain_line("hello", &reply),
         server.recording().describe()
     );
@@ -390,7 +390,7 @@ fn read_line_with_timeout_keeps_spaces_and_tabs_inside_a_line() {
         reply,
         Reply::Line(LINE.into()),
         "the server sent {SENT:?}: return the line without its line ending, and nothing \
-         else removed{}\n{}",
+         else removed.{}\n{}",
         explain_line(LINE, &reply),
         server.recording().describe()
     );
@@ -455,13 +455,7 @@ fn read_line_with_timeout_times_out_on_a_silent_server_and_the_connection_stays_
         };
         match first {
             Ok(Reply::TimedOut) => {}
-            Ok(Reply::Closed) => panic!(
-                "you returned Closed after {elapsed:.1?}, but the server had not closed the \
-                 connection: it said nothing, so the read timed out. A timeout is \
-                 Reply::TimedOut; Closed is only for a read of 0 bytes, when the server has \
-                 closed its side\n{}",
-                recording.describe()
-            ),
+            Ok(Reply::Closed) => panic!("{}\n{}", timeout_as_closed(elapsed), recording.describe()),
             Ok(other) => panic!(
                 "the server sent nothing, yet you returned {other:?}\n{}",
                 recording.describe()
@@ -521,6 +515,11 @@ fn read_line_with_timeout_sets_the_timeout_before_reading() {
         };
         match second {
             Ok(Reply::TimedOut) => {}
+            Ok(Reply::Closed) => panic!(
+                "the second call: {}\n{}",
+                timeout_as_closed(elapsed),
+                recording.describe()
+            ),
             Ok(other) => panic!(
                 "the server sent nothing after \"first\\n\", yet the second call returned \
                  {other:?}\n{}",
@@ -665,13 +664,19 @@ fn read_line_with_timeout_tells_an_empty_line_from_a_closed_connection() {
 #[test]
 fn read_line_with_timeout_returns_other_errors_as_errors() {
     // The server resets the connection, so the read fails at once with an error
-    // (ConnectionReset). That is no timeout: the error must come back as an error.
-    let server = ScriptedServer::start(vec![Step::Reset]);
+    // (ConnectionReset). That is no timeout: the error must come back as an error. (The
+    // server resets only once the test's client has sent it a byte: a reset before the
+    // client's connect has returned would fail the connect itself.)
+    let server = ScriptedServer::start(vec![Step::ReadExactly(1), Step::Reset]);
     let port = server.port();
     let recording = server.recording().clone();
     Watchdog::new(DEADLINE).run(move || {
         let mut reader = reader_for(port);
         let socket = reader.get_ref().try_clone().expect("a second handle");
+        reader
+            .get_mut()
+            .write_all(b"x")
+            .expect("writing to the server");
         let timeout = Duration::from_secs(5);
         let Some((result, elapsed)) = wait_for(GIVE_UP, move || {
             read_line_with_timeout(&mut reader, timeout)
@@ -865,15 +870,7 @@ fn scan_ports_probes_ports_at_the_same_time() {
             panic!("{}", still_scanning(&given, timeout));
         };
         let result = result.unwrap_or_else(|error| panic!("{given} failed: {error}"));
-        let filtered = result
-            .iter()
-            .filter(|(_, state)| *state == PortState::Filtered)
-            .count();
-        assert_eq!(
-            (result.len(), filtered),
-            (SILENT, SILENT),
-            "expected all {SILENT} silent ports, each Filtered; got {result:?}"
-        );
+        assert_all_filtered(&given, &result, SILENT);
         assert!(
             elapsed >= timeout * 9 / 10,
             "scan_ports reported {SILENT} ports as Filtered after {elapsed:.0?}, before the \
@@ -903,17 +900,7 @@ fn scan_ports_probes_at_most_100_ports_at_once() {
             panic!("{}", still_scanning(&given, timeout));
         };
         let result = result.unwrap_or_else(|error| panic!("{given} failed: {error}"));
-        let filtered = result
-            .iter()
-            .filter(|(_, state)| *state == PortState::Filtered)
-            .count();
-        assert_eq!(
-            (result.len(), filtered),
-            (PROBES, PROBES),
-            "{given}: expected {PROBES} results, each Filtered; got {} results, {filtered} \
-             Filtered",
-            result.len()
-        );
+        assert_all_filtered(&given, &result, PROBES);
         assert!(
             elapsed >= timeout * 9 / 10,
             "{given} reported every port as Filtered after {elapsed:.0?}, before the timeout of \
@@ -1109,6 +1096,15 @@ fn closed_as_timeout(reply: &Reply, elapsed: Duration, timeout: Duration) -> Str
     )
 }
 
+/// Names the mistake when a read that timed out after `elapsed` was reported as Closed.
+fn timeout_as_closed(elapsed: Duration) -> String {
+    format!(
+        "you returned Closed after {elapsed:.1?}, but the server had not closed the \
+         connection: it said nothing, so the read timed out. A timeout is Reply::TimedOut; \
+         Closed is only for a read of 0 bytes, when the server has closed its side"
+    )
+}
+
 /// A read timeout as the socket reports it.
 fn show_timeout(set: &io::Result<Option<Duration>>) -> String {
     match set {
@@ -1238,6 +1234,28 @@ fn still_scanning(what: &str, timeout: Duration) -> String {
              says more.)"
         ),
     }
+}
+
+/// Fails unless a scan of `count` ports where nobody answers gave `count` results, each
+/// Filtered.
+#[track_caller]
+fn assert_all_filtered(given: &str, result: &[(u16, PortState)], count: usize) {
+    let how_many = |wanted: PortState| result.iter().filter(|(_, s)| *s == wanted).count();
+    let closed = how_many(PortState::Closed);
+    let why = if closed > 0 {
+        " Nobody answers at these ports, nothing refuses: no answer within the timeout is \
+         Filtered, Closed is only for a refusal."
+    } else {
+        ""
+    };
+    assert!(
+        result.len() == count && how_many(PortState::Filtered) == count,
+        "{given}: expected all {count} ports, each Filtered; got {} results: {} Filtered, \
+         {closed} Closed, {} Open.{why}",
+        result.len(),
+        how_many(PortState::Filtered),
+        how_many(PortState::Open),
+    );
 }
 
 /// Names what is wrong in a scan's `result`, compared with the `expected` states.
