@@ -118,10 +118,10 @@ fn connect_with_timeout_tries_each_address_in_turn() {
                  address. {ONLY_THE_FIRST}"
             ),
             Err(error) if is_timeout(&error) => format!(
-                "It returned Err({error}) after {elapsed:.1?}: the timeout of the second \
-                 address, without trying the third, where a server listens. A timeout is one \
-                 address's failure, like a refusal: go on with the next address, and return \
-                 an error only when every one has failed."
+                "It returned Err({error}) after {elapsed:.1?}, a timeout, and never reached \
+                 the third address, where a server listens. A timeout is one address's \
+                 failure, like a refusal: go on with the next address, and return an error \
+                 only when every one has failed."
             ),
             Err(error) => explain_connect_error(&error, elapsed),
         };
@@ -437,7 +437,9 @@ fn read_line_with_timeout_waits_for_a_server_that_answers_within_the_timeout() {
 fn read_line_with_timeout_times_out_on_a_silent_server_and_the_connection_stays_usable() {
     // The server says nothing until it has read a line from the client. A read with a
     // timeout of 200 ms gives Ok(TimedOut) after 200 ms; then the test sends a line, and the
-    // next read on the same reader gets the server's answer.
+    // next read on the same reader gets the server's answer. (Linux and macOS report the
+    // timeout as WouldBlock, Windows as TimedOut: code that accepts only TimedOut passes on
+    // Windows, and this test shows the mistake on Linux and macOS.)
     let server = ScriptedServer::start(vec![Step::ReadLine, Step::send("now\n"), Step::Hold]);
     let port = server.port();
     let recording = server.recording().clone();
