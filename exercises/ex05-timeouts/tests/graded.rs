@@ -99,8 +99,8 @@ fn connect_with_timeout_tries_each_address_in_turn() {
     let server = ScriptedServer::silent();
     let addresses = [closed.addr(), silent.addr(), server.addr()];
     let given = format!(
-        "connect_with_timeout(&[{}, {}, {}], {TIMEOUT:?}): the first refuses, nobody answers \
-         at the second, a server listens at the third",
+        "connect_with_timeout(&[{}, {}, {}], {TIMEOUT:?}) (the first refuses, nobody answers \
+         at the second, a server listens at the third)",
         addresses[0], addresses[1], addresses[2]
     );
     let recording = server.recording().clone();
@@ -123,7 +123,7 @@ fn connect_with_timeout_tries_each_address_in_turn() {
                  failure, like a refusal: go on with the next address, and return an error \
                  only when every one has failed."
             ),
-            Err(error) => explain_connect_error(&error, elapsed),
+            Err(error) => explain_connect_error(&error, elapsed, TIMEOUT),
         };
         panic!("{given}. {problem}\n{}", recording.describe());
     });
@@ -139,8 +139,8 @@ fn connect_with_timeout_returns_the_last_error_when_every_address_fails() {
     let silent = FullBacklog::new().expect("a listener whose queue is full");
     let addresses = [closed.addr(), silent.addr()];
     let given = format!(
-        "connect_with_timeout(&[{}, {}], {TIMEOUT:?}): the first refuses, nobody answers at \
-         the second",
+        "connect_with_timeout(&[{}, {}], {TIMEOUT:?}) (the first refuses, nobody answers at \
+         the second)",
         addresses[0], addresses[1]
     );
     Watchdog::new(DEADLINE).run(move || {
@@ -164,7 +164,10 @@ fn connect_with_timeout_returns_the_last_error_when_every_address_fails() {
                  every address fails, return the last error, as `TcpStream::connect` and \
                  Python's `create_connection` do: keep only the most recent error in the loop."
             ),
-            Err(error) => panic!("{given}. {}", explain_connect_error(&error, elapsed)),
+            Err(error) => panic!(
+                "{given}. {}",
+                explain_connect_error(&error, elapsed, TIMEOUT)
+            ),
             Ok(stream) => panic!("{given}. Yet it connected: {stream:?}"),
         }
     });
@@ -230,7 +233,7 @@ fn connect_with_timeout_tries_every_address_a_name_resolves_to() {
             Ok(stream) if stream.peer_addr().ok() == Some(server.addr()) => return,
             Ok(stream) => format!("connected, but not to the server: {stream:?}"),
             Err(error) if is_timeout(&error) || error.kind() == ErrorKind::InvalidInput => {
-                explain_connect_error(&error, elapsed)
+                explain_connect_error(&error, elapsed, timeout)
             }
             Err(error) if names.len() > 1 => format!(
                 "returned Err({error}) after {elapsed:.1?}, and the server was never reached. \
@@ -264,7 +267,7 @@ fn connect_with_timeout_gives_up_after_the_timeout_when_nobody_answers() {
             Err(error) => assert!(
                 is_timeout(&error),
                 "expected the timeout as the error (kind TimedOut). {}",
-                explain_connect_error(&error, elapsed)
+                explain_connect_error(&error, elapsed, TIMEOUT)
             ),
         }
         assert_took_about(elapsed, TIMEOUT, "connect_with_timeout gave up");
@@ -1031,13 +1034,14 @@ const ONLY_THE_FIRST: &str = "It tried only the first address. Try each address 
     return an error only when every one has failed: `.next()` takes only the first address, \
     and a `?` or a `return` inside the loop stops at the first failure.";
 
-/// Explains an unexpected error from connect_with_timeout, which took `elapsed`.
-fn explain_connect_error(error: &io::Error, elapsed: Duration) -> String {
-    if error.kind() == ErrorKind::InvalidInput {
+/// Explains an unexpected error from connect_with_timeout, called with `timeout`, which took
+/// `elapsed`.
+fn explain_connect_error(error: &io::Error, elapsed: Duration, timeout: Duration) -> String {
+    if error.kind() == ErrorKind::InvalidInput && timeout.as_secs() == 0 {
         format!(
             "It returned Err({error}) after {elapsed:.1?}, of kind InvalidInput: std's \
              `connect_timeout` refuses a zero Duration, so the timeout became zero on the way. \
-             It was converted: a timeout of {TIMEOUT:?} in whole seconds is 0 \
+             It was converted: a timeout of {timeout:?} in whole seconds is 0 \
              (`timeout.as_secs()`). Pass the Duration you were given, unchanged."
         )
     } else {
