@@ -39,6 +39,7 @@ use std::time::Duration;
 use crate::core::{Policy, Running};
 use crate::record::Recording;
 
+mod buffers;
 mod connection;
 mod worker;
 
