@@ -186,8 +186,10 @@ impl Worker {
                     }
                     continue;
                 }
-                let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+                let ended = event.is_read_closed() || event.is_error();
+                let readable = event.is_readable() || ended;
                 self.drive(event.token().0, |connection, config, buffers| {
+                    connection.end_reported |= ended;
                     connection.on_ready(config, buffers, now, readable)
                 });
             }
