@@ -45,6 +45,23 @@ pub use watchdog::{DEADLINE_EXPIRED, Watchdog, within};
 ///
 /// Tests always use this (never a fixed port, never `localhost`, which may resolve to `::1`
 /// only), then read the real address back with `local_addr()`.
+///
+/// Its listen backlog is [`LISTEN_BACKLOG`], not std's fixed 128: a test that opens
+/// thousands of connections in a burst must not wait for the kernel to retry the ones that
+/// overflow the queue (a retried connect waits a second or more).
 pub fn bind_loopback() -> std::io::Result<std::net::TcpListener> {
-    std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+    let addr = std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0));
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
 }
+
+/// How many connections may wait to be accepted, for [`bind_loopback`] and `cargo lab serve`.
+///
+/// std's fixed 128 overflows when a class, or a test, connects in the same second, and each
+/// connect that overflows waits for the client's SYN retry (one second, then three). The
+/// kernel caps the number at its own limit (`net.core.somaxconn`: 4096 on Linux since 5.4,
+/// 128 by default on macOS), so asking for more than any machine grants costs nothing.
+pub const LISTEN_BACKLOG: i32 = 65_535;
