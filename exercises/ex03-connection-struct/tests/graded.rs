@@ -714,7 +714,7 @@ fn why_stuck(recording: &Recording) -> String {
         return format!(
             "the server received {} with no line ending, and it answers whole lines only: it \
              still waits for the end of the line while your code waits for its answer. End \
-             each message with \"\\r\\n\"",
+             each message with \"\\r\\n\", and flush after it",
             show_bytes(received)
         );
     }
@@ -846,7 +846,7 @@ fn explain_sent(expected: &[u8], received: &[u8]) -> String {
             .into()
     } else if !received.ends_with(b"\n") {
         "no line ending, and the server answers complete lines only. End each message \
-         with \"\\r\\n\""
+         with \"\\r\\n\", and flush after it"
             .into()
     } else if got.len() == want.len()
         && got
