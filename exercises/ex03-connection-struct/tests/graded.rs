@@ -10,9 +10,9 @@
 //! When a test fails, its message says what was observed, names the most likely mistake, and
 //! shows the conversation on the wire (what the server received and sent, and when).
 //!
-//! The tests come first. The test's own machinery (how it reads the signature of `close`, and
-//! the explanations of what went wrong) is at the end of this file; you need not read it to
-//! pass the tests.
+//! The tests come first, after four small helpers they share. The test's own machinery (how
+//! it reads the signature of `close`, and the explanations of what went wrong) is at the end
+//! of this file; you need not read it to pass the tests.
 //!
 //! Run them with `cargo test -p ex03`; run one with `cargo test -p ex03 NAME`.
 
