@@ -4,11 +4,16 @@
 //!   per RFC 862). `cargo lab serve` is a thin CLI around it.
 //! - [`ScriptedServer`]: a server that plays a fixed script (send these bytes in pieces, go
 //!   silent, close early, …) so a test can provoke one classic mistake deterministically.
+//! - [`TestClient`]: the harness's client, for tests of a student's *server*.
+//! - [`ClosedPort`], [`FullBacklog`], [`ClosedAt`]: ports that refuse or never answer.
 //! - [`Recording`]: what every harness server saw on each connection, so a failing test can
-//!   say what crossed the wire.
-//! - [`Watchdog`]: runs a test body with a deadline, so a student's deadlock becomes a
-//!   failure that explains itself instead of a hung test run.
-//! - [`show_bytes`]: prints bytes the way a test message should show them.
+//!   say what crossed the wire; its [`Timeline`] is the conversation on the wire, event by
+//!   event, which every failure shows.
+//! - [`Watchdog`], [`ExplainedWatchdog`]: run a test body with a deadline, so a student's
+//!   deadlock becomes a failure that explains itself instead of a hung test run.
+//! - [`ServerProcess`], [`ServerThread`], [`Program`]: a student's server or client program
+//!   under test, with time and output limits.
+//! - [`show_bytes`], [`cap_text`]: bytes and long texts the way a test message shows them.
 //! - [`seal_verdicts`]: for the grader only; keeps a submission from writing its own results.
 //!
 //! The `lab` command (`cargo lab …`) is another package, `lab-cli` in `cli/`: what only the
