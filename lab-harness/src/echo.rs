@@ -14,22 +14,49 @@
 //! # Why a few event-loop threads, not one thread per connection
 //!
 //! The server must hold a lecture hall: 1,000 clients connecting at once, 10,000 mostly idle
-//! connections in at most 100 MiB, and at least the throughput of a plain tokio echo server.
-//! Thread per connection is the simplest design, and its throughput is competitive at lab
-//! scale, but measured on the 2-core reference machine each thread keeps at least two pages
-//! of stack resident (8 KiB) whatever its size limit, and the thread-per-connection version
-//! of this server used 180 MB for 10,000 connections that had each echoed one line (a
-//! minimal thread doing nothing but a blocking read: 84 MB for 8,645). So connections are
-//! multiplexed instead: the accept loop (`core.rs`) hands each one to one of a few workers
-//! (one per core), and a worker waits for readiness on all of its connections with mio, the
-//! small portable layer over epoll/kqueue/IOCP that tokio itself is built on (std has no
-//! readiness API, and this crate forbids `unsafe`). An idle connection is then a socket plus
-//! a few hundred bytes of state, with no large buffer: buffers grow while a line is
-//! incomplete or a reply is waiting and are given back after (10,000 connections: 7.5 MB).
-//! Throughput stays at least that of a plain tokio echo server at 1, 50 and 1,000
-//! connections (medians on the reference machine, ratio 0.98 to 1.43). Each connection is a small state machine in
-//! `echo/connection.rs`; its deadlines (idle, unfinished line, delayed or fragmented
-//! replies) are timers of its worker. See `docs/src/benchmarks.md` for the figures.
+//! connections in little memory (at most 10 MiB per 10,000), and at least the throughput of a
+//! plain tokio echo server. Thread per connection is the simplest design, and its throughput
+//! is competitive at lab scale, but measured on the 2-core reference machine each thread
+//! keeps at least two pages of stack resident (8 KiB) whatever its size limit, and the
+//! thread-per-connection version of this server used 180 MB for 10,000 connections that had
+//! each echoed one line (a minimal thread doing nothing but a blocking read: 84 MB for
+//! 8,645). So connections are multiplexed instead: the accept loop (`core.rs`) hands each one
+//! to one of a few workers, and a worker waits for readiness on all of its connections with
+//! mio, the small portable layer over epoll/kqueue/IOCP that tokio itself is built on (std
+//! has no readiness API, and this crate forbids `unsafe`). An idle connection is then a
+//! socket plus a few hundred bytes of state and no buffer: a connection borrows one from its
+//! worker only while a line is unfinished or a reply waits for the socket (10,000 idle
+//! connections: 7.4 MiB). Each connection is a small state machine in `echo/connection.rs`
+//! (one read and one vectored write per echo, straight from the worker's read buffer); its
+//! deadlines (idle, unfinished line, delayed or fragmented replies) are timers of its worker.
+//!
+//! # How many workers: half the cores
+//!
+//! A connection stays with the worker it was given (no locks, no hand-offs), so a worker
+//! that loses its core for a time slice stalls every connection it holds until it runs
+//! again. With one worker per core that happens all the time on a small machine, because the
+//! cores are shared: with the students' clients on an instructor's laptop, with a load
+//! generator, with the tests. So there are half as many workers as cores (at least one; one
+//! on the 2-core reference machine), leaving the other half to whatever else runs.
+//! Measured there (medians of 5 interleaved rounds, an independent C client on the same
+//! cores, `scripts/bench-compare.sh`'s method), one worker against two:
+//!
+//! | load | one worker | two workers | tokio | C epoll |
+//! |---|---|---|---|---|
+//! | 50 connections, 64 B lines, quiet machine | 52.9k req/s, p99 1.73 ms | 57.3k, p99 4.89 ms | 59.0k, 2.99 ms | 55.8k, 2.97 ms |
+//! | 1,000 connections, same | 61.3k, 53 ms | 64.3k, 31 ms | 59.3k, 38 ms | 46.2k, 47 ms |
+//! | 50 connections, 4 KiB raw, quiet | 54.5k, 2.08 ms | 51.2k, 2.26 ms | 45.7k, 2.14 ms | 52.1k, 2.00 ms |
+//! | 50 connections, 4 KiB lines, other builds running (load 6 to 10) | 17.7k, 8.9 ms | 18.9k, 11.7 ms | 16.6k, 16.7 ms | 15.3k, 13.6 ms |
+//! | 1,000 connections, 64 B raw, same | 23.2k, 85 ms | 29.3k, 80 ms | 21.6k, 135 ms | 24.3k, 91 ms |
+//!
+//! One worker has the lower p99 at 50 connections every time, and matches tokio and the C
+//! server in req/s. A second worker wins some throughput at 1,000 connections when other
+//! work crowds the machine (the scheduler shares the cores per thread, so two threads get
+//! more of them), at the cost of those stalls. The alternatives the issue named were not
+//! taken: `SO_REUSEPORT` listeners still tie each connection to one thread, so they keep the
+//! stall; a shared readiness queue (tokio's work stealing) moves connections between threads,
+//! which costs locks or hand-offs on every event and buys nothing with a single worker. See
+//! `docs/src/benchmarks.md` for the full comparison.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -39,6 +66,7 @@ use std::time::Duration;
 use crate::core::{Policy, Running};
 use crate::record::Recording;
 
+mod buffers;
 mod connection;
 mod worker;
 

@@ -4,11 +4,16 @@
 //!   per RFC 862). `cargo lab serve` is a thin CLI around it.
 //! - [`ScriptedServer`]: a server that plays a fixed script (send these bytes in pieces, go
 //!   silent, close early, …) so a test can provoke one classic mistake deterministically.
+//! - [`TestClient`]: the harness's client, for tests of a student's *server*.
+//! - [`ClosedPort`], [`FullBacklog`], [`ClosedAt`]: ports that refuse or never answer.
 //! - [`Recording`]: what every harness server saw on each connection, so a failing test can
-//!   say what crossed the wire.
-//! - [`Watchdog`]: runs a test body with a deadline, so a student's deadlock becomes a
-//!   failure that explains itself instead of a hung test run.
-//! - [`show_bytes`]: prints bytes the way a test message should show them.
+//!   say what crossed the wire; its [`Timeline`] is the conversation on the wire, event by
+//!   event, which every failure shows.
+//! - [`Watchdog`], [`ExplainedWatchdog`]: run a test body with a deadline, so a student's
+//!   deadlock becomes a failure that explains itself instead of a hung test run.
+//! - [`ServerProcess`], [`ServerThread`], [`Program`]: a student's server or client program
+//!   under test, with time and output limits.
+//! - [`show_bytes`], [`cap_text`]: bytes and long texts the way a test message shows them.
 //! - [`seal_verdicts`]: for the grader only; keeps a submission from writing its own results.
 //!
 //! The `lab` command (`cargo lab …`) is another package, `lab-cli` in `cli/`: what only the
@@ -16,8 +21,10 @@
 
 mod bytes;
 mod client;
+mod closed_at;
 mod core;
 mod echo;
+mod explained;
 mod ports;
 mod program;
 mod record;
@@ -29,7 +36,9 @@ mod watchdog;
 
 pub use bytes::{cap_text, show_bytes};
 pub use client::{ReadEnd, TestClient};
+pub use closed_at::{ClosedAt, listen_on_one_of};
 pub use echo::{Behaviour, Config, EchoServer, Mode};
+pub use explained::ExplainedWatchdog;
 pub use ports::{ClosedPort, FullBacklog};
 pub use program::{Program, ProgramRun, Stopped};
 pub use record::{ConnectionRecord, Ending, Recording, Totals};
@@ -43,6 +52,23 @@ pub use watchdog::{DEADLINE_EXPIRED, Watchdog, within};
 ///
 /// Tests always use this (never a fixed port, never `localhost`, which may resolve to `::1`
 /// only), then read the real address back with `local_addr()`.
+///
+/// Its listen backlog is [`LISTEN_BACKLOG`], not std's fixed 128: a test that opens
+/// thousands of connections in a burst must not wait for the kernel to retry the ones that
+/// overflow the queue (a retried connect waits a second or more).
 pub fn bind_loopback() -> std::io::Result<std::net::TcpListener> {
-    std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+    let addr = std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0));
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
 }
+
+/// How many connections may wait to be accepted, for [`bind_loopback`] and `cargo lab serve`.
+///
+/// std's fixed 128 overflows when a class, or a test, connects in the same second, and each
+/// connect that overflows waits for the client's SYN retry (one second, then three). The
+/// kernel caps the number at its own limit (`net.core.somaxconn`: 4096 on Linux since 5.4,
+/// 128 by default on macOS), so asking for more than any machine grants costs nothing.
+pub const LISTEN_BACKLOG: i32 = 65_535;

@@ -41,7 +41,9 @@
 //!
 //! ## Check your work
 //! `cargo test -p ex03`. The graded tests use only [`Connection`]; the tuple version is
-//! yours to copy from.
+//! yours to copy from. When a test fails, its message says what the server saw and names the
+//! likely mistake. Then `cargo clippy -p ex03` reviews your code with the kit's lints, as the
+//! grader does: it finds what no test can see on loopback (a `write` whose count is ignored).
 
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};

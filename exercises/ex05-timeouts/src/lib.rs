@@ -9,7 +9,7 @@
 //!
 //! | Python (the lecture)                             | Rust (this exercise)                          |
 //! |--------------------------------------------------|-----------------------------------------------|
-//! | `socket.create_connection((h, p), timeout=t)`    | `connect_with_timeout(h, p, t)`               |
+//! | `socket.create_connection((h, p), timeout=t)`    | `connect_with_timeout((h, p), t)`             |
 //! | `sock.settimeout(t)`                             | `stream.set_read_timeout(Some(t))`            |
 //! | `except socket.timeout:`                         | `Err(e)` with kind `WouldBlock` or `TimedOut` |
 //! | `sock.connect_ex((h, p))` → `0` / `ECONNREFUSED` | `probe_port(addr, t)` → `PortState`           |
@@ -27,13 +27,16 @@
 //! ## Check your work
 //! `cargo test -p ex05`. The tests use servers that never answer, a port whose queue is full
 //! (so a connect to it cannot succeed or be refused, only time out), and a port nothing
-//! listens on; they measure how long each of your calls takes.
+//! listens on; they measure how long each of your calls takes. When a call of yours is still
+//! waiting long after its timeout, the test looks once more, with a timeout of 1 ms, to tell
+//! "no timeout at all" from "a timeout converted wrongly", and says which. Then run
+//! `cargo clippy -p ex05`: the grader reviews your code with the kit's lints too.
 
+use std::fmt::Debug;
 use std::io::{self, BufReader};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
-// You will need more of std as you go: `std::io::{BufRead, ErrorKind}`,
-// `std::net::ToSocketAddrs`, `std::thread`.
+// You will need more of std as you go: `std::io::{BufRead, ErrorKind}`, `std::thread`.
 
 /// What one attempt to read a line gave. Three different cases, and the type keeps them
 /// apart: with Python's `readline`, "closed" is `''` (one character from an empty line,
@@ -60,19 +63,26 @@ pub enum PortState {
     Filtered,
 }
 
-/// Connects to `host`:`port`, giving up on each address after `timeout`.
+/// Connects to `addr`, giving up on each of its addresses after `timeout`.
 ///
-/// Like Python's `create_connection`: resolve the name, try each address it resolves to in
-/// turn, return the first connection that succeeds, or the last error if none does.
+/// `addr` is anything `TcpStream::connect` takes: a `(host, port)` pair such as
+/// `("localhost", 5151)`, a `"host:port"` string, a `SocketAddr`, or a list of addresses
+/// (`&[SocketAddr]`). Like Python's `create_connection((host, port), timeout)`: resolve it,
+/// try each address it gives in turn (`localhost` often gives two: `::1` and `127.0.0.1`),
+/// return the first connection that succeeds, or the *last* error if none does.
 ///
 /// A zero `timeout` is an error of kind `InvalidInput`, returned *before* anything is sent:
 /// std's `connect_timeout` rejects zero too, but only after it has started connecting.
-pub fn connect_with_timeout(host: &str, port: u16, timeout: Duration) -> io::Result<TcpStream> {
+pub fn connect_with_timeout(
+    addr: impl ToSocketAddrs + Debug,
+    timeout: Duration,
+) -> io::Result<TcpStream> {
     // TODO: 1. reject `timeout.is_zero()` with `io::Error::new(io::ErrorKind::InvalidInput, …)`;
-    // 2. resolve with `(host, port).to_socket_addrs()?` (it gives every address);
-    // 3. try `TcpStream::connect_timeout(&addr, timeout)` on each, keeping the last error;
+    // 2. `addr.to_socket_addrs()?` gives every address (an iterator of `SocketAddr`);
+    // 3. try `TcpStream::connect_timeout(&address, timeout)` on each, keeping the last error
+    //    (no `?` inside the loop: one address failing is no reason to stop);
     // 4. no address at all is an error too (kind `InvalidInput`).
-    todo!("connect to {host} port {port}, waiting at most {timeout:?}")
+    todo!("connect to {addr:?}, waiting at most {timeout:?} for each address")
 }
 
 /// Reads one line from `reader`, waiting at most `timeout` for data.
@@ -106,16 +116,18 @@ pub fn probe_port(addr: SocketAddr, timeout: Duration) -> PortState {
 /// Probes `ports` on `host` and returns each with its state, in the order given.
 ///
 /// The ports are probed at the same time, not one after another: 50 ports that never answer
-/// then take about one `timeout`, not fifty. `host` is resolved once (its first address);
-/// a name that cannot be resolved is the `Err`.
+/// then take about one `timeout`, not fifty. But at most 100 at once: a probe is a thread, and
+/// a scan of all 65535 ports must not start 65535 threads. `host` is resolved once (its first
+/// address); a name that cannot be resolved is the `Err`. A port may be listed more than once.
 pub fn scan_ports(
     host: &str,
     ports: &[u16],
     timeout: Duration,
 ) -> io::Result<Vec<(u16, PortState)>> {
-    // TODO: resolve `(host, 0)` to its first address; then, inside `thread::scope`, spawn a
-    // thread per port that calls `probe_port` with that address and the port; join them in
-    // order. (Scoped threads may borrow `ports`; for thousands of ports, probe in batches.)
+    // TODO: resolve `(host, 0)` to its first address; then, for each batch of at most 100
+    // ports (`ports.chunks(100)`), inside `thread::scope`, spawn a thread per port that calls
+    // `probe_port` with that address and the port, and join them in the order you spawned
+    // them. (Scoped threads may borrow `ports`.)
     todo!(
         "probe {} ports on {host}, waiting at most {timeout:?} each",
         ports.len()

@@ -1,10 +1,18 @@
 //! A load generator for echo servers: the engine of `cargo lab bench`.
 //!
 //! `connections` clients connect at the same moment, then each sends `messages` messages of
-//! `size` bytes one at a time, waiting for each echo before sending the next (ping-pong), and
-//! checks that what comes back is what it sent. The [`Report`] counts the answers, their
-//! latencies, and the failures by kind, each with the first example seen, so an instructor
-//! can point a class-sized load at a student's server and read why it fell over.
+//! `size` bytes, one at a time, and checks that each echo is what it sent. Closed loop (the
+//! default) a client sends its next message as soon as the echo of the last is in
+//! (ping-pong). Open loop (`rate`: messages per second for all the clients together) each
+//! message is due at a fixed time and its latency counts from then, so a server's stall is
+//! charged to every message it delayed (see `bench/client.rs`). The [`Report`] counts the
+//! answers, their latencies (an HDR histogram), and the failures by kind, each with the first
+//! example seen, so an instructor can point a class-sized load at a student's server and read
+//! why it fell over.
+//!
+//! The clients are driven by a few event-loop threads (mio), not a thread each: with a
+//! thread per connection the bench's own scheduling delays hide inside its figures, and on a
+//! small machine its threads crowd out the server they measure.
 //!
 //! Every wait has a deadline (`timeout` per connect, write and reply; `time_limit` for the
 //! whole run), so a server that hangs makes the bench report it, never hang itself.
@@ -12,20 +20,22 @@
 //! In line mode a message is `size - 1` printable bytes and `\n`; the reply must be the
 //! same text ending in `\r\n` or `\n`. In raw mode the reply must be the same `size` bytes.
 
+mod client;
 mod histogram;
 
 use std::collections::BTreeMap;
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use client::Thread;
 use histogram::Histogram;
 
-use lab_harness::{Mode, show_bytes};
+use lab_harness::Mode;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -40,10 +50,16 @@ pub struct Options {
     pub timeout: Duration,
     /// No new message is sent after this long; the ones not sent are counted as unfinished.
     pub time_limit: Duration,
+    /// Open loop: messages per second, all connections together, each latency counted from
+    /// when its message was due. `None`: closed loop (ping-pong as fast as the echoes come).
+    pub rate: Option<f64>,
+    /// How many event-loop threads drive the connections (at most one per connection).
+    pub threads: usize,
 }
 
 impl Options {
-    /// 50 connections × 1,000 messages of 512 bytes in line mode, 5 s per wait, 60 s in all.
+    /// 50 connections × 1,000 messages of 512 bytes in line mode, closed loop, 5 s per wait,
+    /// 60 s in all, [`default_threads`] threads.
     pub fn new(addr: SocketAddr) -> Options {
         Options {
             addr,
@@ -53,8 +69,18 @@ impl Options {
             mode: Mode::Line,
             timeout: Duration::from_secs(5),
             time_limit: Duration::from_secs(60),
+            rate: None,
+            threads: default_threads(),
         }
     }
+}
+
+/// Half the cores, at least one: the server being measured usually runs on the same machine
+/// and needs the other half (the reference server itself takes half the cores, see
+/// `lab-harness/src/echo.rs`).
+pub fn default_threads() -> usize {
+    let cores = thread::available_parallelism().map_or(2, |n| n.get());
+    (cores / 2).max(1)
 }
 
 /// Why a connection stopped early. Each ends its connection: after a failure the stream is
@@ -178,6 +204,15 @@ impl Report {
             plural(o.messages as u64),
             o.size
         );
+        text += &match o.rate {
+            None => "load       closed loop: each connection sends its next message when the \
+                     echo is in\n"
+                .to_string(),
+            Some(rate) => format!(
+                "load       open loop at {rate:.0} req/s: latency counts from when each \
+                 message was due\n"
+            ),
+        };
         text += &format!(
             "connected  {} of {} in {}\n",
             self.connected,
@@ -230,8 +265,6 @@ pub struct Progress {
 
 /// How often `run` calls its progress callback.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
-/// Client threads need little stack: their buffers are on the heap.
-const CLIENT_STACK: usize = 128 * 1024;
 
 /// Runs the load; calls `progress` about every 250 ms from the calling thread.
 pub fn run(options: &Options, progress: &mut dyn FnMut(&Progress)) -> io::Result<Report> {
@@ -241,25 +274,38 @@ pub fn run(options: &Options, progress: &mut dyn FnMut(&Progress)) -> io::Result
             "a line needs at least 2 bytes (one character and \\n)",
         ));
     }
-    if options.connections == 0 || options.size == 0 || options.timeout.is_zero() {
+    if options.connections == 0
+        || options.size == 0
+        || options.timeout.is_zero()
+        || options.threads == 0
+    {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            "connections, size and timeout must be above zero",
+            "connections, size, threads and timeout must be above zero",
         ));
     }
+    if options
+        .rate
+        .is_some_and(|rate| !(rate > 0.0 && rate.is_finite()))
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the rate must be a number of messages per second above zero",
+        ));
+    }
+    let threads = options.threads.min(options.connections);
     let shared = Arc::new(Shared {
-        start: Gate::default(),
-        exchange: Gate::default(),
         arrived: Mutex::new(0),
         all_arrived: Condvar::new(),
+        start: Mutex::new(None),
+        started: Condvar::new(),
         connected: AtomicU64::new(0),
         answered: AtomicU64::new(0),
         errors: AtomicU64::new(0),
     });
     let started = Instant::now();
-    let give_up = started + options.time_limit + options.timeout * 2;
+    let give_up = started + options.time_limit + options.timeout * 3;
     let (results, finished) = mpsc::channel();
-    let mut spawned = 0;
     let mut report = Report {
         options: options.clone(),
         connected: 0,
@@ -270,46 +316,39 @@ pub fn run(options: &Options, progress: &mut dyn FnMut(&Progress)) -> io::Result
         examples: BTreeMap::new(),
         latencies: Histogram::default(),
     };
-    for index in 0..options.connections {
-        let client = Client {
-            index,
-            options: options.clone(),
-            shared: Arc::clone(&shared),
-            deadline: started + options.time_limit,
-        };
+    let mut spawned = 0;
+    for number in 0..threads {
+        let options = options.clone();
+        let shared = Arc::clone(&shared);
         let results = results.clone();
         let thread = thread::Builder::new()
-            .name(format!("bench-{index}"))
-            .stack_size(CLIENT_STACK)
+            .name(format!("bench-{number}"))
             .spawn(move || {
-                let _ = results.send(client.run());
+                let outcome = drive(&options, &shared, number, threads);
+                let _ = results.send(outcome);
             });
         match thread {
             Ok(_) => spawned += 1,
-            Err(error) => {
-                note(
-                    &mut report,
-                    Failure::Other,
-                    format!("cannot start a client thread: {error}"),
-                );
-            }
+            Err(error) => note(
+                &mut report,
+                Failure::Other,
+                format!("cannot start a bench thread: {error}"),
+            ),
         }
     }
     drop(results);
 
     // Everyone connects at once, then everyone starts sending at once.
-    let connect_started = Instant::now();
-    shared.start.open();
     {
         let arrived = lock(&shared.arrived);
-        let limit = options.timeout * 2;
         let _ = shared
             .all_arrived
-            .wait_timeout_while(arrived, limit, |arrived| *arrived < spawned);
+            .wait_timeout_while(arrived, options.timeout * 2, |arrived| *arrived < spawned);
     }
-    report.connect_time = connect_started.elapsed();
+    report.connect_time = started.elapsed();
     let exchange_started = Instant::now();
-    shared.exchange.open();
+    *lock(&shared.start) = Some(exchange_started);
+    shared.started.notify_all();
 
     let mut received = 0;
     while received < spawned {
@@ -319,7 +358,7 @@ pub fn run(options: &Options, progress: &mut dyn FnMut(&Progress)) -> io::Result
                 &mut report,
                 Failure::Unfinished,
                 format!(
-                    "{} client(s) still waiting at the time limit",
+                    "{} bench thread(s) still waiting at the time limit",
                     spawned - received
                 ),
             );
@@ -329,10 +368,8 @@ pub fn run(options: &Options, progress: &mut dyn FnMut(&Progress)) -> io::Result
             Ok(outcome) => {
                 received += 1;
                 report.latencies.merge(&outcome.latencies);
-                if outcome.connected {
-                    report.connected += 1;
-                }
-                if let Some((kind, example)) = outcome.failure {
+                report.connected += outcome.connected;
+                for (kind, example) in outcome.failures {
                     note(&mut report, kind, example);
                 }
             }
@@ -351,244 +388,63 @@ pub fn run(options: &Options, progress: &mut dyn FnMut(&Progress)) -> io::Result
     Ok(report)
 }
 
+/// One bench thread: connects connections `number`, `number + threads`, …, waits for the
+/// start, then exchanges their messages.
+fn drive(options: &Options, shared: &Shared, number: usize, threads: usize) -> client::Outcome {
+    let indexes = (number..options.connections).step_by(threads);
+    let connected = Thread::connect(options, shared, indexes).map(|mut thread| {
+        thread.finish_connecting();
+        thread
+    });
+    arrive(shared);
+    let thread = match connected {
+        Ok(thread) => thread,
+        Err(error) => {
+            shared.errors.fetch_add(1, Ordering::Relaxed);
+            return client::Outcome {
+                connected: 0,
+                latencies: Histogram::default(),
+                failures: vec![(Failure::Other, format!("cannot start the clients: {error}"))],
+            };
+        }
+    };
+    let start = {
+        let start = lock(&shared.start);
+        let (start, _) = shared
+            .started
+            .wait_timeout_while(start, options.timeout * 3, |start| start.is_none())
+            .unwrap_or_else(|p| p.into_inner());
+        start.unwrap_or_else(Instant::now)
+    };
+    thread.exchange(start, start + options.time_limit)
+}
+
+fn arrive(shared: &Shared) {
+    *lock(&shared.arrived) += 1;
+    shared.all_arrived.notify_all();
+}
+
 fn note(report: &mut Report, kind: Failure, example: String) {
     *report.failures.entry(kind).or_default() += 1;
     report.examples.entry(kind).or_insert(example);
 }
 
-struct Shared {
-    start: Gate,
-    exchange: Gate,
+/// What the bench threads and the calling thread share.
+pub(crate) struct Shared {
+    /// Threads done connecting.
     arrived: Mutex<usize>,
     all_arrived: Condvar,
+    /// When the exchange starts (the open-loop schedule counts from it).
+    start: Mutex<Option<Instant>>,
+    started: Condvar,
+    /// Progress counts.
     connected: AtomicU64,
     answered: AtomicU64,
     errors: AtomicU64,
 }
 
-/// Opened once; waiters wait with a deadline.
-#[derive(Default)]
-struct Gate {
-    open: Mutex<bool>,
-    opened: Condvar,
-}
-
-impl Gate {
-    fn open(&self) {
-        *lock(&self.open) = true;
-        self.opened.notify_all();
-    }
-
-    fn wait(&self, limit: Duration) {
-        let open = lock(&self.open);
-        let _ = self.opened.wait_timeout_while(open, limit, |open| !*open);
-    }
-}
-
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-struct Outcome {
-    connected: bool,
-    latencies: Histogram,
-    failure: Option<(Failure, String)>,
-}
-
-struct Client {
-    index: usize,
-    options: Options,
-    shared: Arc<Shared>,
-    deadline: Instant,
-}
-
-impl Client {
-    fn run(self) -> Outcome {
-        let options = &self.options;
-        self.shared.start.wait(options.timeout);
-        let stream = TcpStream::connect_timeout(&options.addr, options.timeout);
-        {
-            *lock(&self.shared.arrived) += 1;
-            self.shared.all_arrived.notify_all();
-        }
-        let mut outcome = Outcome {
-            connected: stream.is_ok(),
-            latencies: Histogram::default(),
-            failure: None,
-        };
-        let mut stream = match stream {
-            Ok(stream) => stream,
-            Err(error) => {
-                outcome.failure = Some(self.failed(
-                    Failure::of(&error),
-                    format!("connecting to {}: {error}", options.addr),
-                ));
-                return outcome;
-            }
-        };
-        self.shared.connected.fetch_add(1, Ordering::Relaxed);
-        self.shared.exchange.wait(options.timeout * 2);
-        if let Err(error) = prepare(&stream, options.timeout) {
-            outcome.failure = Some(self.failed(Failure::Other, error.to_string()));
-            return outcome;
-        }
-        let mut reply = Vec::with_capacity(options.size + 2);
-        for number in 0..options.messages {
-            if Instant::now() >= self.deadline {
-                let left = options.messages - number;
-                outcome.failure = Some(self.failed(
-                    Failure::Unfinished,
-                    format!("{left} message(s) not sent before the time limit"),
-                ));
-                break;
-            }
-            let message = message(self.index, number, options);
-            let sent = Instant::now();
-            match exchange(&mut stream, &message, &mut reply, options) {
-                Ok(()) => {
-                    outcome.latencies.record(sent.elapsed());
-                    self.shared.answered.fetch_add(1, Ordering::Relaxed);
-                }
-                Err((kind, example)) => {
-                    outcome.failure = Some(self.failed(
-                        kind,
-                        format!(
-                            "message {} of connection {}: {example}",
-                            number + 1,
-                            self.index + 1
-                        ),
-                    ));
-                    break;
-                }
-            }
-        }
-        outcome
-    }
-
-    fn failed(&self, kind: Failure, example: String) -> (Failure, String) {
-        self.shared.errors.fetch_add(1, Ordering::Relaxed);
-        (kind, example)
-    }
-}
-
-fn prepare(stream: &TcpStream, timeout: Duration) -> io::Result<()> {
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
-    // Each message goes out in one write: no reason to let Nagle's algorithm hold it.
-    stream.set_nodelay(true)
-}
-
-/// Message `number` of connection `index`: it names both, so a reply meant for another
-/// message (or another client) is caught.
-fn message(index: usize, number: usize, options: &Options) -> Vec<u8> {
-    let body = match options.mode {
-        Mode::Line => options.size - 1,
-        Mode::Raw => options.size,
-    };
-    let tag = format!("c{index}m{number} ");
-    let mut message: Vec<u8> = tag
-        .bytes()
-        .chain((b'a'..=b'z').cycle())
-        .take(body)
-        .collect();
-    if options.mode == Mode::Line {
-        message.push(b'\n');
-    }
-    message
-}
-
-/// Sends one message and checks its echo.
-fn exchange(
-    stream: &mut TcpStream,
-    message: &[u8],
-    reply: &mut Vec<u8>,
-    options: &Options,
-) -> Result<(), (Failure, String)> {
-    let io_failure =
-        |what: &str, error: io::Error| (Failure::of(&error), format!("{what}: {error}"));
-    stream
-        .write_all(message)
-        .map_err(|error| io_failure("sending", error))?;
-    reply.clear();
-    let started = Instant::now();
-    let expected = match options.mode {
-        Mode::Line => &message[..message.len() - 1],
-        Mode::Raw => message,
-    };
-    let mut chunk = [0u8; 16 * 1024];
-    loop {
-        let complete = match options.mode {
-            Mode::Line => reply.ends_with(b"\n"),
-            Mode::Raw => reply.len() >= message.len(),
-        };
-        if complete {
-            break;
-        }
-        if reply.len() > message.len() + 1 || (options.mode == Mode::Line && reply.contains(&b'\n'))
-        {
-            break; // longer than any right answer, or a line that is not the last byte
-        }
-        if started.elapsed() > options.timeout {
-            return Err((
-                Failure::TimedOut,
-                format!(
-                    "no complete reply after {:?}, got {}",
-                    options.timeout,
-                    show_bytes(reply)
-                ),
-            ));
-        }
-        let room = match options.mode {
-            // Never read past the reply: in raw mode the next bytes would be a stray echo.
-            Mode::Raw => message.len() - reply.len(),
-            Mode::Line => chunk.len(),
-        };
-        let room = room.min(chunk.len());
-        match stream.read(&mut chunk[..room]) {
-            Ok(0) => {
-                if reply.starts_with(b"server full") {
-                    return Err((Failure::ServerFull, show_bytes(reply)));
-                }
-                return Err((
-                    Failure::Closed,
-                    format!(
-                        "the server closed the connection; got {}",
-                        show_bytes(reply)
-                    ),
-                ));
-            }
-            Ok(count) => reply.extend_from_slice(&chunk[..count]),
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) => {
-                let error = io_failure("waiting for the reply", error);
-                if reply.starts_with(b"server full") {
-                    return Err((Failure::ServerFull, show_bytes(reply)));
-                }
-                return Err(error);
-            }
-        }
-    }
-    let text = match options.mode {
-        Mode::Line => {
-            let line = reply.strip_suffix(b"\n").unwrap_or(reply);
-            line.strip_suffix(b"\r").unwrap_or(line)
-        }
-        Mode::Raw => &reply[..],
-    };
-    if text == expected {
-        return Ok(());
-    }
-    if reply.starts_with(b"server full") {
-        return Err((Failure::ServerFull, show_bytes(reply)));
-    }
-    Err((
-        Failure::Mismatch,
-        format!(
-            "sent {}, got back {}",
-            show_bytes(message),
-            show_bytes(reply)
-        ),
-    ))
 }
 
 fn plural(count: u64) -> &'static str {

@@ -5,18 +5,25 @@
 //! ([`Connection::next_deadline`]) has come; it drops the connection once
 //! [`Connection::is_finished`]. The socket is non-blocking, so nothing here ever waits.
 //!
+//! The usual echo costs one read and one write: lines are found with std's `memchr` (through
+//! [`BufRead::skip_until`]) and the replies are written straight from the worker's read
+//! buffer, with a vectored write that puts `\r\n` after each line. Only what the socket does
+//! not take at once, or what a line started in an earlier read, is copied, into a buffer
+//! borrowed from the worker (`buffers.rs`).
+//!
 //! Memory stays bounded whatever the client does: an unfinished line is at most
 //! `max_line` bytes, and the connection stops reading while replies are waiting to go out
 //! ([`OUTPUT_LIMIT`], [`HOLD_LIMIT`]): a client that sends without reading fills its own
 //! buffers, not the server's. An idle connection keeps no buffer at all.
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, IoSlice, Read, Write};
 use std::net::Shutdown;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 
+use super::buffers::{Buffers, Spare};
 use super::{Behaviour, Config, Mode};
 use crate::core::Open;
 use crate::record::Ending;
@@ -28,9 +35,10 @@ pub(crate) const OUTPUT_LIMIT: usize = 64 * 1024;
 pub(crate) const HOLD_LIMIT: usize = 64 * 1024;
 /// Read at most this much from one connection before letting the others have a turn.
 const READ_BUDGET: usize = 256 * 1024;
-/// A buffer larger than this is given back once it is empty, so an idle connection that
-/// once sent a long line does not keep its memory.
-const KEEP_BUFFER: usize = 4 * 1024;
+/// At most this many pieces (a line's text, its `\r\n`) go out in one vectored write.
+const PIECES: usize = 64;
+/// Every line goes back ending in `\r\n`.
+const CRLF: &[u8] = b"\r\n";
 /// After the server's last line and its end-of-file, keep reading (and dropping) what the
 /// client still sends for this long: closing a socket with unread input sends a reset, and
 /// a reset can destroy the last line before the client reads it.
@@ -88,6 +96,9 @@ pub(crate) struct Connection {
     pub(crate) armed: Option<Instant>,
     /// Already in the worker's list of connections to read again.
     pub(crate) queued: bool,
+    /// The worker was told that the client closed its side (or that the socket failed):
+    /// no new event will come for it, so reading goes on until the end of stream shows.
+    pub(crate) end_reported: bool,
 }
 
 impl Connection {
@@ -126,6 +137,7 @@ impl Connection {
             held_since: None,
             armed: None,
             queued: false,
+            end_reported: false,
         }
     }
 
@@ -155,24 +167,24 @@ impl Connection {
     pub(crate) fn on_ready(
         &mut self,
         config: &Config,
-        buffer: &mut [u8],
+        buffers: &mut Buffers,
         now: Instant,
         readable: bool,
     ) -> bool {
         let was_paused = !self.wants_input();
-        self.progress(config, now);
+        self.progress(config, &mut buffers.spare, now);
         // Readiness is reported on changes only: input that arrived while reading was paused
         // must be fetched now, as no new event will announce it.
         let resumed = was_paused && self.wants_input();
         if readable || resumed {
-            self.read_some(config, buffer, now)
+            self.read_some(config, buffers, now)
         } else {
             false
         }
     }
 
     /// A deadline may have come: idle, unfinished line, a reply's time, the linger's end.
-    pub(crate) fn on_time(&mut self, config: &Config, buffer: &mut [u8], now: Instant) -> bool {
+    pub(crate) fn on_time(&mut self, config: &Config, buffers: &mut Buffers, now: Instant) -> bool {
         match &self.phase {
             Phase::Serving => {
                 let idle = config
@@ -200,7 +212,7 @@ impl Connection {
             }
             Phase::Finished(_) => {}
         }
-        self.on_ready(config, buffer, now, false)
+        self.on_ready(config, buffers, now, false)
     }
 
     /// When [`Connection::on_time`] should be called next.
@@ -250,26 +262,33 @@ impl Connection {
         self.scheduled.is_empty() && self.held.is_empty() && self.written < self.output.len()
     }
 
-    fn read_some(&mut self, config: &Config, buffer: &mut [u8], now: Instant) -> bool {
+    fn read_some(&mut self, config: &Config, buffers: &mut Buffers, now: Instant) -> bool {
+        let Buffers { read, spare } = buffers;
         let mut budget = READ_BUDGET;
-        while self.wants_input() {
+        let mut drained = false;
+        while self.wants_input() && !drained {
             if budget == 0 {
                 return true;
             }
-            match (&self.stream).read(buffer) {
+            match (&self.stream).read(read) {
                 Ok(0) => {
                     self.received_eof = true;
                     self.on_end_of_file(config, now);
                 }
                 Ok(count) => {
                     budget = budget.saturating_sub(count);
+                    // A read that did not fill the buffer emptied the socket. Outside
+                    // Windows, readiness is reported again when more arrives (tokio relies
+                    // on the same), so the read that would only say `WouldBlock` is saved:
+                    // one system call in three of a ping-pong echo.
+                    drained = cfg!(not(windows)) && count < read.len() && !self.end_reported;
                     self.last_activity = now;
-                    let data = &buffer[..count];
+                    let data = &read[..count];
                     if let Some(open) = &self.open {
                         open.log.received(data);
                     }
                     match &mut self.phase {
-                        Phase::Serving => self.take(config, data, now),
+                        Phase::Serving => self.take(config, data, spare, now),
                         Phase::Closing { dropped, .. } => {
                             *dropped += count as u64;
                             if *dropped > LINGER_BYTES {
@@ -283,41 +302,69 @@ impl Connection {
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
                 Err(error) => self.fail(error),
             }
-            self.progress(config, now);
+            self.progress(config, spare, now);
         }
         false
     }
 
     /// Bytes from the client, while serving.
-    fn take(&mut self, config: &Config, data: &[u8], now: Instant) {
+    fn take(&mut self, config: &Config, data: &[u8], spare: &mut Spare, now: Instant) {
+        // A plain echo goes out straight from the read buffer; a demo behaviour holds or
+        // reshapes its replies, so they are copied.
+        let direct = config.behaviour == Behaviour::Echo;
         if config.mode == Mode::Raw {
-            self.deliver(config, data, b"", now);
+            if direct {
+                self.send_now(&mut [IoSlice::new(data)], spare, now);
+            } else {
+                self.deliver(config, data, b"", now);
+            }
             return;
         }
+        let mut batch = Batch::default();
         let mut rest = data;
-        while let Some(end) = rest.iter().position(|&byte| byte == b'\n') {
-            let (piece, after) = rest.split_at(end + 1);
+        loop {
+            // std's memchr: `skip_until` on a slice stops just past the first `\n`.
+            let mut cursor = rest;
+            let taken = cursor.skip_until(b'\n').unwrap_or(0);
+            if taken == 0 || rest[taken - 1] != b'\n' {
+                break; // no (more) complete line
+            }
+            let start = data.len() - rest.len();
+            let (piece, after) = rest.split_at(taken);
             rest = after;
             if self.input.len() + piece.len() > config.max_line {
+                self.send_batch(&mut batch, data, spare, now);
                 self.too_long(config);
                 return;
             }
-            let joined;
-            let line = if self.input.is_empty() {
-                piece
-            } else {
-                self.input.extend_from_slice(piece);
-                joined = std::mem::take(&mut self.input);
-                &joined[..]
-            };
-            // Accept `\n` and `\r\n`; always answer with `\r\n`. Bytes are echoed as they
-            // are: a line need not be UTF-8.
-            let text = &line[..line.len() - 1];
-            let text = text.strip_suffix(b"\r").unwrap_or(text);
-            self.deliver(config, text, b"\r\n", now);
             self.line_started = None;
+            if !self.input.is_empty() {
+                // The line began in an earlier read: it is joined in `input`, then copied out
+                // behind the replies before it.
+                self.send_batch(&mut batch, data, spare, now);
+                self.input.extend_from_slice(piece);
+                let joined = std::mem::take(&mut self.input);
+                if self.output.capacity() == 0 {
+                    self.output = spare.lend();
+                }
+                self.deliver(config, line_text(&joined), CRLF, now);
+                spare.give_back(joined);
+                continue;
+            }
+            if !direct {
+                self.deliver(config, line_text(piece), CRLF, now);
+            } else if piece.ends_with(CRLF) {
+                batch.push(Piece::Data(start, start + taken));
+            } else {
+                batch.push(Piece::Data(start, start + taken - 1));
+                batch.push(Piece::LineEnd);
+            }
+            if batch.is_full() {
+                self.send_batch(&mut batch, data, spare, now);
+            }
         }
-        if !rest.is_empty() {
+        self.send_batch(&mut batch, data, spare, now);
+        if !rest.is_empty() && !self.is_finished() {
             // A line that has reached `max_line` bytes without its `\n` can never fit.
             if self.input.len() + rest.len() >= config.max_line {
                 self.too_long(config);
@@ -325,10 +372,65 @@ impl Connection {
             }
             if self.input.is_empty() {
                 self.line_started = Some(now);
+                if self.input.capacity() == 0 {
+                    self.input = spare.lend();
+                }
             }
             self.input.extend_from_slice(rest);
-        } else if self.input.capacity() > KEEP_BUFFER {
-            self.input = Vec::new();
+        }
+    }
+
+    /// Sends the replies collected in `batch` (pieces of `data`).
+    fn send_batch(&mut self, batch: &mut Batch, data: &[u8], spare: &mut Spare, now: Instant) {
+        if batch.count == 0 {
+            return;
+        }
+        let mut slices = [IoSlice::new(&[]); PIECES];
+        for (slice, piece) in slices.iter_mut().zip(&batch.pieces[..batch.count]) {
+            *slice = IoSlice::new(match *piece {
+                Piece::Data(start, end) => &data[start..end],
+                Piece::LineEnd => CRLF,
+            });
+        }
+        batch.count = 0;
+        self.send_now(&mut slices, spare, now);
+    }
+
+    /// Writes `pieces` (replies, in order) at once if nothing waits ahead of them, straight
+    /// from where they are; what the socket does not take is copied into `output`.
+    fn send_now(&mut self, pieces: &mut [IoSlice<'_>], spare: &mut Spare, now: Instant) {
+        if !self.output.is_empty() {
+            self.flush(spare, now);
+        }
+        let mut pieces = pieces;
+        while self.output.is_empty() && !self.is_finished() && !pieces.is_empty() {
+            match (&self.stream).write_vectored(pieces) {
+                Ok(0) => self.fail(io::ErrorKind::WriteZero.into()),
+                Ok(count) => {
+                    self.sent(count, now);
+                    IoSlice::advance_slices(&mut pieces, count);
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => self.fail(error),
+            }
+        }
+        if pieces.is_empty() || self.is_finished() {
+            return;
+        }
+        if self.output.capacity() == 0 {
+            self.output = spare.lend();
+        }
+        for piece in pieces.iter() {
+            self.output.extend_from_slice(piece);
+        }
+    }
+
+    /// `count` reply bytes went out.
+    fn sent(&mut self, count: usize, now: Instant) {
+        self.last_activity = now;
+        if let Some(open) = &self.open {
+            open.log.sent(count);
         }
     }
 
@@ -419,7 +521,7 @@ impl Connection {
 
     /// Moves what is due into the output, writes as much as the socket takes, and moves a
     /// closing connection on once everything is out.
-    fn progress(&mut self, config: &Config, now: Instant) {
+    fn progress(&mut self, config: &Config, spare: &mut Spare, now: Instant) {
         self.release_due(config, now);
         if let (Behaviour::Coalesce { lines, wait }, Some(since)) =
             (config.behaviour, self.held_since)
@@ -431,7 +533,7 @@ impl Connection {
                 self.held_since = None;
             }
         }
-        self.flush(now);
+        self.flush(spare, now);
         if self.is_finished() {
             return;
         }
@@ -479,27 +581,22 @@ impl Connection {
         }
     }
 
-    fn flush(&mut self, now: Instant) {
+    fn flush(&mut self, spare: &mut Spare, now: Instant) {
         while self.written < self.output.len() {
             match (&self.stream).write(&self.output[self.written..]) {
                 Ok(0) => return self.fail(io::ErrorKind::WriteZero.into()),
                 Ok(count) => {
                     self.written += count;
-                    self.last_activity = now;
-                    if let Some(open) = &self.open {
-                        open.log.sent(count);
-                    }
+                    self.sent(count, now);
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => return self.fail(error),
             }
         }
-        self.output.clear();
         self.written = 0;
-        if self.output.capacity() > KEEP_BUFFER {
-            self.output = Vec::new();
-        }
+        // Drained: the buffer goes back to the worker, for this connection or another.
+        spare.give_back(std::mem::take(&mut self.output));
     }
 
     fn finish_closing(&mut self) {
@@ -521,5 +618,58 @@ impl Connection {
             _ => Ending::Failed(error.kind(), error.to_string()),
         };
         self.phase = Phase::Finished(ending);
+    }
+}
+
+/// A line without its `\n` or `\r\n`: accept both, always answer with `\r\n`. Bytes are
+/// echoed as they are: a line need not be UTF-8.
+fn line_text(line: &[u8]) -> &[u8] {
+    let text = line.strip_suffix(b"\n").unwrap_or(line);
+    text.strip_suffix(b"\r").unwrap_or(text)
+}
+
+/// A piece of a vectored write of replies.
+#[derive(Clone, Copy)]
+enum Piece {
+    /// Bytes `start..end` of the data just read.
+    Data(usize, usize),
+    /// `\r\n`.
+    LineEnd,
+}
+
+/// Replies collected for one vectored write.
+struct Batch {
+    pieces: [Piece; PIECES],
+    count: usize,
+}
+
+impl Default for Batch {
+    fn default() -> Batch {
+        Batch {
+            pieces: [Piece::LineEnd; PIECES],
+            count: 0,
+        }
+    }
+}
+
+impl Batch {
+    /// Adds a piece; bytes that follow the previous piece in the data just extend it (lines
+    /// that already end in `\r\n` go out as one run).
+    fn push(&mut self, piece: Piece) {
+        if let (Some(Piece::Data(_, end)), Piece::Data(start, new_end)) =
+            (self.pieces[..self.count].last_mut(), piece)
+        {
+            if *end == start {
+                *end = new_end;
+                return;
+            }
+        }
+        self.pieces[self.count] = piece;
+        self.count += 1;
+    }
+
+    /// Full when another line (two pieces) might not fit.
+    fn is_full(&self) -> bool {
+        self.count + 2 > PIECES
     }
 }

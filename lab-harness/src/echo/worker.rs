@@ -20,11 +20,12 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::buffers::Buffers;
 use super::connection::Connection;
 use super::{Behaviour, Config};
 use crate::core::{Open, Service};
 
-/// No more workers than this, however many cores: one per core is what keeps them busy.
+/// No more workers than this, however many cores.
 const MAX_WORKERS: usize = 8;
 /// How much one read takes in; one buffer per worker, shared by its connections.
 const READ_CHUNK: usize = 64 * 1024;
@@ -32,6 +33,15 @@ const READ_CHUNK: usize = 64 * 1024;
 const STOP_GRACE: Duration = Duration::from_secs(2);
 /// The token of each worker's waker; connections use their slot number.
 const WAKE: Token = Token(usize::MAX);
+
+/// How many workers for a machine with `cores` cores (as this process may use them): half,
+/// at least one. The cores are shared with whatever else runs, often the clients themselves
+/// (a class on the instructor's laptop, a load generator, the tests): a worker per core then
+/// means more busy threads than cores, and a worker that loses its core for a time slice
+/// stalls every connection it holds. See `echo.rs` for the measurements.
+fn worker_count(cores: usize) -> usize {
+    (cores / 2).clamp(1, MAX_WORKERS)
+}
 
 enum Message {
     Serve(StdTcpStream, Open),
@@ -53,9 +63,7 @@ pub(crate) struct Workers {
 
 impl Workers {
     pub(crate) fn start(config: Arc<Config>) -> io::Result<Workers> {
-        let count = thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .clamp(1, MAX_WORKERS);
+        let count = worker_count(thread::available_parallelism().map_or(2, |n| n.get()));
         let (ended_tx, ended) = mpsc::channel();
         let mut workers = Workers {
             handles: Vec::with_capacity(count),
@@ -74,7 +82,7 @@ impl Workers {
                 free: Vec::new(),
                 timers: BinaryHeap::new(),
                 again: Vec::new(),
-                buffer: vec![0; READ_CHUNK],
+                buffers: Buffers::new(READ_CHUNK),
             };
             let ended = ended_tx.clone();
             thread::Builder::new()
@@ -149,7 +157,7 @@ struct Worker {
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
     /// Connections that had more to read than one turn allows.
     again: Vec<usize>,
-    buffer: Vec<u8>,
+    buffers: Buffers,
 }
 
 impl Worker {
@@ -178,22 +186,24 @@ impl Worker {
                     }
                     continue;
                 }
-                let readable = event.is_readable() || event.is_read_closed() || event.is_error();
-                self.drive(event.token().0, |connection, config, buffer| {
-                    connection.on_ready(config, buffer, now, readable)
+                let ended = event.is_read_closed() || event.is_error();
+                let readable = event.is_readable() || ended;
+                self.drive(event.token().0, |connection, config, buffers| {
+                    connection.end_reported |= ended;
+                    connection.on_ready(config, buffers, now, readable)
                 });
             }
             for slot in std::mem::take(&mut self.again) {
                 if let Some(Some(connection)) = self.slots.get_mut(slot) {
                     connection.queued = false;
                 }
-                self.drive(slot, |connection, config, buffer| {
-                    connection.on_ready(config, buffer, now, true)
+                self.drive(slot, |connection, config, buffers| {
+                    connection.on_ready(config, buffers, now, true)
                 });
             }
             while let Some(slot) = self.due_timer(now) {
-                self.drive(slot, |connection, config, buffer| {
-                    connection.on_time(config, buffer, now)
+                self.drive(slot, |connection, config, buffers| {
+                    connection.on_time(config, buffers, now)
                 });
             }
         }
@@ -248,8 +258,8 @@ impl Worker {
         }
         self.slots[slot] = Some(make(stream, now));
         // Bytes may have arrived before the connection was registered.
-        self.drive(slot, |connection, config, buffer| {
-            connection.on_ready(config, buffer, now, true)
+        self.drive(slot, |connection, config, buffers| {
+            connection.on_ready(config, buffers, now, true)
         });
     }
 
@@ -258,12 +268,12 @@ impl Worker {
     fn drive(
         &mut self,
         slot: usize,
-        step: impl FnOnce(&mut Connection, &Config, &mut [u8]) -> bool,
+        step: impl FnOnce(&mut Connection, &Config, &mut Buffers) -> bool,
     ) {
         let Some(Some(connection)) = self.slots.get_mut(slot) else {
             return; // closed earlier in this turn
         };
-        let more = step(connection, &self.config, &mut self.buffer);
+        let more = step(connection, &self.config, &mut self.buffers);
         if connection.is_finished() {
             self.remove(slot, false);
             return;
@@ -319,5 +329,16 @@ impl Worker {
 
     fn is_armed(&self, slot: usize, at: Instant) -> bool {
         matches!(self.slots.get(slot), Some(Some(connection)) if connection.armed == Some(at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worker_count;
+
+    #[test]
+    fn half_the_cores_work_at_least_one_at_most_eight() {
+        let counts: Vec<usize> = [1, 2, 3, 4, 8, 16, 64].map(worker_count).to_vec();
+        assert_eq!(counts, [1, 1, 1, 2, 4, 8, 8]);
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! Graded by the exercise's own tests (`exercises/ex05-timeouts/tests/graded.rs`).
 
+use std::fmt::Debug;
 use std::io::{self, BufRead, BufReader, ErrorKind};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::thread;
@@ -23,11 +24,16 @@ pub enum PortState {
     Filtered,
 }
 
-/// At most this many probes at once: a thread each, and threads are not free.
+/// At most this many probes at once: a thread each, and threads are not free (a scan of all
+/// 65535 ports must not start 65535 threads).
 const PARALLEL_PROBES: usize = 100;
 
-/// Connects to `host`:`port`, giving up on each address after `timeout`.
-pub fn connect_with_timeout(host: &str, port: u16, timeout: Duration) -> io::Result<TcpStream> {
+/// Connects to `addr` (anything `TcpStream::connect` takes), giving up on each of its
+/// addresses after `timeout`.
+pub fn connect_with_timeout(
+    addr: impl ToSocketAddrs + Debug,
+    timeout: Duration,
+) -> io::Result<TcpStream> {
     // Check first: std's `connect_timeout` also rejects zero, but only after it has sent the
     // SYN, so a "connection" would reach the server although we report an error.
     if timeout.is_zero() {
@@ -39,8 +45,8 @@ pub fn connect_with_timeout(host: &str, port: u16, timeout: Duration) -> io::Res
     // A name may resolve to several addresses (IPv6 and IPv4, several servers): try each in
     // turn, like Python's `create_connection`, and report the last failure if all fail.
     let mut last_error = None;
-    for addr in (host, port).to_socket_addrs()? {
-        match TcpStream::connect_timeout(&addr, timeout) {
+    for address in addr.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&address, timeout) {
             Ok(stream) => return Ok(stream),
             Err(error) => last_error = Some(error),
         }
@@ -48,7 +54,7 @@ pub fn connect_with_timeout(host: &str, port: u16, timeout: Duration) -> io::Res
     Err(last_error.unwrap_or_else(|| {
         io::Error::new(
             ErrorKind::InvalidInput,
-            format!("{host} resolves to no address"),
+            format!("{addr:?} resolves to no address"),
         )
     }))
 }

@@ -1,9 +1,10 @@
 //! `cargo lab bench`: a load generator for echo servers.
 //!
 //! Points `--connections` clients at a server at once, each sending `--messages` messages of
-//! `--size` bytes and checking every echo. A progress line goes to stderr while it runs; the
-//! report (req/s, p50/p99/max latency, errors by kind with an example and a hint) goes to
-//! stdout. The exit code is 0 when every message came back right, 1 otherwise, so an
+//! `--size` bytes and checking every echo: as fast as the echoes come (closed loop), or at
+//! `--rate` messages per second with each latency counted from when its message was due
+//! (open loop). A progress line goes to stderr while it runs; the report (req/s, p50/p99/max
+//! latency, errors by kind with an example and a hint) goes to stdout. The exit code is 0 when every message came back right, 1 otherwise, so an
 //! instructor can ask of a student's ex04 server "can it take the class?" in a script.
 
 use std::io::{self, IsTerminal, Write};
@@ -26,6 +27,14 @@ pub struct Args {
     /// How many messages each client sends, one at a time, waiting for each echo.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     messages: u32,
+    /// Open loop: send this many messages per second, all clients together, and count each
+    /// latency from when its message was due (a stalled server is charged for every message
+    /// it held up). Without it: closed loop, each client sends when its last echo is in.
+    #[arg(long, value_name = "PER_SECOND", value_parser = positive_rate)]
+    rate: Option<f64>,
+    /// How many threads drive the clients (default: half the cores, at least one).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
+    threads: Option<u32>,
     /// Bytes per message, the line ending included in line mode.
     #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(2..=1_048_576))]
     size: u32,
@@ -45,6 +54,15 @@ pub struct Args {
 enum ModeArg {
     Line,
     Raw,
+}
+
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate > 0.0 && rate <= 1e9 => Ok(rate),
+        _ => Err(format!(
+            "{text:?} is not a number of messages per second above 0"
+        )),
+    }
 }
 
 fn positive_seconds(text: &str) -> Result<f64, String> {
@@ -69,6 +87,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
         timeout: Duration::from_secs_f64(args.timeout),
         time_limit: Duration::from_secs_f64(args.time_limit),
+        rate: args.rate,
+        threads: args
+            .threads
+            .map_or_else(bench::default_threads, |threads| threads as usize),
     };
     let total = options.connections as u64 * options.messages as u64;
     let mut line = ProgressLine::new(total, options.connections as u64);

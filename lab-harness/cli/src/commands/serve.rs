@@ -16,10 +16,6 @@ use anyhow::{Context, anyhow};
 use lab_harness::{Behaviour, Config, EchoServer, Mode, Recording};
 use socket2::{Domain, Protocol, Socket, Type};
 
-/// How many connections may wait to be accepted. std's fixed 128 overflows when a whole
-/// class connects in the same second; the kernel caps this at its own maximum.
-const BACKLOG: i32 = 1024;
-
 /// `--fragment`: pieces small enough that a one-`read` client sees a broken message, pauses
 /// long enough to be seen in a terminal.
 const FRAGMENT: Behaviour = Behaviour::Fragment {
@@ -218,6 +214,6 @@ fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
     #[cfg(not(windows))]
     socket.set_reuse_address(true)?;
     socket.bind(&addr.into())?;
-    socket.listen(BACKLOG)?;
+    socket.listen(lab_harness::LISTEN_BACKLOG)?;
     Ok(socket.into())
 }
