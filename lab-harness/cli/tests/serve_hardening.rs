@@ -476,3 +476,111 @@ fn serve_refuses_two_demo_flags_at_once() {
         .code(2)
         .stderr(predicates::str::contains("cannot be used with"));
 }
+
+/// A timeout or delay near `u64::MAX` once made every worker panic on a clock overflow while
+/// the server still said "listening": such values are refused before anything starts.
+#[test]
+fn serve_refuses_a_timeout_or_delay_too_long_to_be_a_deadline() {
+    for (flag, value, range) in [
+        ("--idle-timeout", "18446744073709551615", "0..=604800"),
+        ("--line-timeout", "604801", "0..=604800"),
+        ("--delay-ms", "18446744073709551615", "0..=60000"),
+    ] {
+        assert_cmd::Command::cargo_bin("lab")
+            .unwrap()
+            .args(["serve", "--port", "0", flag, value])
+            .timeout(DEADLINE)
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicates::str::contains(format!(
+                "{value} is not in {range}"
+            )));
+    }
+}
+
+/// The default `--max-connections` leaves room past a class of 1,000 (the instructor's own
+/// connections, a student's second terminal), and the server raises its soft open-file limit
+/// (1,024 on many systems) to match, within the hard limit.
+#[cfg(target_os = "linux")]
+#[test]
+fn serve_raises_its_open_file_limit_for_a_class_of_a_thousand_and_more() {
+    if !program_available("prlimit") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "prlimit (util-linux) is missing in CI"
+        );
+        eprintln!("skipped: prlimit (util-linux) is not installed");
+        return;
+    }
+    let server = Serve::start_under(&["prlimit", "--nofile=1024:8192"], &[]);
+    let mut client = server.connect();
+    assert_eq!(echo(&mut client, "hello\n"), "hello\r\n");
+    let soft = soft_open_file_limit(server.child.id());
+    assert!(
+        soft >= 1100,
+        "the server kept a soft limit of {soft} open files: it cannot serve 1,001 clients"
+    );
+    assert!(!server.log().contains("warning"), "{}", server.log());
+
+    // Where even the hard limit is too low, one warning line says what to do.
+    let server = Serve::start_under(&["prlimit", "--nofile=256:256"], &[]);
+    assert!(
+        server.wait_for_log("lower --max-connections", DEADLINE),
+        "no warning about the open-file limit: {}",
+        server.log()
+    );
+}
+
+/// `--host 0.0.0.0` listens everywhere, but `0.0.0.0:PORT` is not an address anyone can
+/// connect to: the server names the ones that are, and each of them answers.
+#[test]
+fn serve_on_every_interface_names_addresses_that_reach_it() {
+    let server = Serve::start(&["--host", "0.0.0.0"]);
+    assert!(server.addr.ip().is_unspecified(), "{}", server.first_line);
+    assert!(
+        server.wait_for_log("reachable at", DEADLINE),
+        "no line naming the addresses: {}",
+        server.log()
+    );
+    let log = server.log();
+    let line = log
+        .lines()
+        .find(|line| line.contains("reachable at"))
+        .unwrap();
+    let named: Vec<std::net::SocketAddr> = line
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .filter_map(|word| word.parse().ok())
+        .collect();
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], server.addr.port()));
+    assert!(named.contains(&loopback), "{line}");
+    for addr in named {
+        let mut client = connect(addr);
+        assert_eq!(
+            echo(&mut client, "which way?\n"),
+            "which way?\r\n",
+            "via {addr}"
+        );
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn program_available(program: &str) -> bool {
+    std::process::Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// The soft "Max open files" of process `pid`, from /proc.
+#[cfg(target_os = "linux")]
+fn soft_open_file_limit(pid: u32) -> u64 {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .unwrap();
+    line.split_whitespace().nth(3).unwrap().parse().unwrap()
+}

@@ -14,7 +14,9 @@
 //! Memory stays bounded whatever the client does: an unfinished line is at most
 //! `max_line` bytes, and the connection stops reading while replies are waiting to go out
 //! ([`OUTPUT_LIMIT`], [`HOLD_LIMIT`]): a client that sends without reading fills its own
-//! buffers, not the server's. An idle connection keeps no buffer at all.
+//! buffers, not the server's. Each read is sized so that its replies fit under the limit
+//! (a read of 64 KiB of `\n`s makes 128 KiB of `\r\n`s), and the reply buffer never grows
+//! past it. An idle connection keeps no buffer at all.
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, IoSlice, Read, Write};
@@ -33,6 +35,8 @@ pub(crate) const OUTPUT_LIMIT: usize = 64 * 1024;
 /// Stop reading while this many reply bytes are held back on purpose (delay, fragment,
 /// coalesce).
 pub(crate) const HOLD_LIMIT: usize = 64 * 1024;
+/// The smallest read while replies wait (see [`Connection::input_room`]).
+const MIN_READ: usize = 4 * 1024;
 /// Read at most this much from one connection before letting the others have a turn.
 const READ_BUDGET: usize = 256 * 1024;
 /// At most this many pieces (a line's text, its `\r\n`) go out in one vectored write.
@@ -258,6 +262,27 @@ impl Connection {
         }
     }
 
+    /// How many bytes may be read now: their replies (twice their size at worst in line
+    /// mode, where `\n` goes back as `\r\n`) must fit in what is left of [`OUTPUT_LIMIT`].
+    /// At least [`MIN_READ`], so that a long line still makes progress.
+    fn input_room(&mut self, config: &Config) -> usize {
+        if !matches!(self.phase, Phase::Serving) {
+            return usize::MAX;
+        }
+        if self.written > 0 {
+            // Replies the client took slowly: drop what is out before adding more behind
+            // it, or the buffer would grow by everything ever sent.
+            self.output.drain(..self.written);
+            self.written = 0;
+        }
+        let expansion = match config.mode {
+            Mode::Line => 2,
+            Mode::Raw => 1,
+        };
+        let waiting = self.output.len() + self.scheduled_bytes + self.held.len();
+        (OUTPUT_LIMIT.saturating_sub(waiting) / expansion).max(MIN_READ)
+    }
+
     fn only_output_left(&self) -> bool {
         self.scheduled.is_empty() && self.held.is_empty() && self.written < self.output.len()
     }
@@ -270,6 +295,10 @@ impl Connection {
             if budget == 0 {
                 return true;
             }
+            // Read no more than the replies to it can fit under the output limit, so a
+            // client that never reads its replies costs the server at most that much.
+            let room = self.input_room(config).min(read.len());
+            let read = &mut read[..room];
             match (&self.stream).read(read) {
                 Ok(0) => {
                     self.received_eof = true;
@@ -421,6 +450,10 @@ impl Connection {
         if self.output.capacity() == 0 {
             self.output = spare.lend();
         }
+        reserve_output(
+            &mut self.output,
+            pieces.iter().map(|piece| piece.len()).sum(),
+        );
         for piece in pieces.iter() {
             self.output.extend_from_slice(piece);
         }
@@ -502,6 +535,7 @@ impl Connection {
         };
         match config.behaviour {
             Behaviour::Echo => {
+                reserve_output(&mut self.output, text.len() + ending.len());
                 self.output.extend_from_slice(text);
                 self.output.extend_from_slice(ending);
             }
@@ -621,6 +655,17 @@ impl Connection {
     }
 }
 
+/// Makes room for `extra` more bytes in a reply buffer. A `Vec` doubles its room when it
+/// grows, which could leave a connection holding twice [`OUTPUT_LIMIT`]; this grows it the
+/// same way but never past the limit (or past what is asked, when more is asked).
+fn reserve_output(output: &mut Vec<u8>, extra: usize) {
+    let needed = output.len() + extra;
+    if needed > output.capacity() {
+        let target = (output.capacity() * 2).clamp(needed, OUTPUT_LIMIT.max(needed));
+        output.reserve_exact(target - output.len());
+    }
+}
+
 /// A line without its `\n` or `\r\n`: accept both, always answer with `\r\n`. Bytes are
 /// echoed as they are: a line need not be UTF-8.
 fn line_text(line: &[u8]) -> &[u8] {
@@ -671,5 +716,80 @@ impl Batch {
     /// Full when another line (two pieces) might not fit.
     fn is_full(&self) -> bool {
         self.count + 2 > PIECES
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::ErrorKind;
+
+    /// A client that sends lines and never reads its replies: once the socket takes no more,
+    /// the replies wait in the connection, which must stop reading at its output limit rather
+    /// than go on copying. The server's socket buffer is made small so the limit is reached
+    /// in a few reads (the reference server's own is up to 4 MiB on Linux).
+    fn never_reading_client(mode: Mode, line: &[u8]) -> (usize, usize) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server_side, _) = listener.accept().unwrap();
+        let socket = socket2::SockRef::from(&server_side);
+        socket.set_send_buffer_size(4096).unwrap();
+        server_side.set_nonblocking(true).unwrap();
+        client.set_nonblocking(true).unwrap();
+        let start = Instant::now();
+        let mut connection = Connection::with(
+            TcpStream::from_std(server_side),
+            None,
+            Phase::Serving,
+            start,
+        );
+        let config = Config::mode(mode);
+        let mut buffers = Buffers::new(64 * 1024);
+        let lines = line.repeat(64 * 1024 / line.len());
+        let (mut most_waiting, mut most_room) = (0, 0);
+        let mut blocked_rounds = 0;
+        while blocked_rounds < 3 {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the connection never stopped reading from a client that does not read"
+            );
+            match client.write(&lines) {
+                Ok(_) => blocked_rounds = 0,
+                Err(error) if error.kind() == ErrorKind::WouldBlock => {
+                    if !connection.wants_input() {
+                        blocked_rounds += 1;
+                    }
+                }
+                Err(error) => panic!("the client could not send: {error}"),
+            }
+            connection.on_ready(&config, &mut buffers, Instant::now(), true);
+            most_waiting = most_waiting.max(connection.output.len() - connection.written);
+            most_room = most_room.max(connection.output.capacity());
+        }
+        (most_waiting, most_room)
+    }
+
+    #[test]
+    fn replies_a_client_never_reads_stay_within_the_output_limit_in_line_mode() {
+        // "x\n" goes back as "x\r\n": replies are half as big again as the input.
+        let (waiting, room) = never_reading_client(Mode::Line, b"x\n");
+        assert!(
+            waiting <= OUTPUT_LIMIT + 2 * MIN_READ,
+            "{waiting} bytes waiting"
+        );
+        assert!(
+            room <= OUTPUT_LIMIT + 2 * MIN_READ,
+            "a buffer of {room} bytes"
+        );
+    }
+
+    #[test]
+    fn replies_a_client_never_reads_stay_within_the_output_limit_in_raw_mode() {
+        let (waiting, room) = never_reading_client(Mode::Raw, b"0123456789abcdef");
+        assert!(
+            waiting <= OUTPUT_LIMIT + MIN_READ,
+            "{waiting} bytes waiting"
+        );
+        assert!(room <= OUTPUT_LIMIT + MIN_READ, "a buffer of {room} bytes");
     }
 }

@@ -6,6 +6,9 @@
 //! The demo flags (`--fragment`, `--delay-ms`, `--silent`, `--coalesce`) pick a
 //! [`Behaviour`]: the same one tests use on a scripted `EchoServer`.
 
+mod files;
+mod reachable;
+
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::process::ExitCode;
@@ -30,6 +33,10 @@ const COALESCE: Behaviour = Behaviour::Coalesce {
     wait: Duration::from_millis(200),
 };
 
+/// The longest timeout accepted: a week. A longer one means "never" (0 says so), and a value
+/// near `u64::MAX` seconds would overflow the clock arithmetic of every deadline.
+const MAX_SECONDS: u64 = 7 * 24 * 60 * 60;
+
 #[derive(clap::Args)]
 pub struct Args {
     /// The address to listen on; 0.0.0.0 lets other machines connect.
@@ -44,22 +51,26 @@ pub struct Args {
     /// The longest line accepted in line mode, in bytes, line ending included.
     #[arg(long, default_value_t = 64 * 1024, value_parser = clap::value_parser!(u32).range(2..))]
     max_line: u32,
-    /// Close a connection when nothing is received or sent for this many seconds (0: never).
-    #[arg(long, default_value_t = 300)]
+    /// Close a connection when nothing is received or sent for this many seconds (0: never;
+    /// at most a week).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(0..=MAX_SECONDS))]
     idle_timeout: u64,
     /// Close a connection whose line is not finished this many seconds after its first byte
-    /// (0: never). Stops "slowloris" clients that send a byte now and then, never idle.
-    #[arg(long, default_value_t = 60)]
+    /// (0: never; at most a week). Stops "slowloris" clients that send a byte now and then,
+    /// never idle.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=MAX_SECONDS))]
     line_timeout: u64,
     /// Past this many open connections a new client gets "server full: N connections, try
-    /// again" and is closed. Each connection needs an open file: see `ulimit -n`.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    /// again" and is closed. Each connection needs an open file: the server raises its own
+    /// limit as far as the system allows (see `ulimit -Hn`).
+    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     max_connections: u32,
     /// Demo: send each reply in 3-byte pieces, 50 ms apart (one read is not one message).
     #[arg(long, group = "behaviour")]
     fragment: bool,
-    /// Demo: send each reply this many milliseconds late (shows read timeouts).
-    #[arg(long, group = "behaviour", value_name = "MS")]
+    /// Demo: send each reply this many milliseconds late (shows read timeouts; at most a
+    /// minute).
+    #[arg(long, group = "behaviour", value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=60_000))]
     delay_ms: Option<u64>,
     /// Demo: accept and read, never answer.
     #[arg(long, group = "behaviour")]
@@ -125,12 +136,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if behaviour != Behaviour::Echo {
         eprintln!("demo mode: {behaviour}");
     }
-    warn_if_too_few_files(max_connections);
+    if let Err(warning) = files::make_room_for(max_connections) {
+        eprintln!("warning: {warning}");
+    }
     if addr.ip().is_unspecified() {
         eprintln!(
             "warning: listening on every network interface: any machine that can reach this \
              one may connect"
         );
+        eprintln!("{}", reachable::describe(addr));
     }
     eprintln!("press Ctrl-C to stop");
 
@@ -150,31 +164,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     eprintln!("{summary}");
     Ok(ExitCode::SUCCESS)
-}
-
-/// Each connection is an open file. Where the limit can be read (Linux), warn when it is
-/// below `--max-connections`: past it, accepting fails until a client leaves. Elsewhere
-/// (macOS, Windows) nothing is checked.
-fn warn_if_too_few_files(max_connections: usize) {
-    #[cfg(target_os = "linux")]
-    {
-        let limit = std::fs::read_to_string("/proc/self/limits")
-            .ok()
-            .and_then(|limits| {
-                let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-                line.split_whitespace().nth(3)?.parse::<usize>().ok()
-            });
-        // The listener, the workers' pollers and stdio need a few files too.
-        if let Some(limit) = limit.filter(|limit| *limit < max_connections + 16) {
-            eprintln!(
-                "warning: this process may open only {limit} files, fewer than \
-                 --max-connections {max_connections} needs: raise it first, e.g. `ulimit -n {}`",
-                max_connections + 64
-            );
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = max_connections;
 }
 
 /// Binds the first address `host` resolves to, explaining the usual failures in one line.

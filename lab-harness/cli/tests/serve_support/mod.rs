@@ -28,7 +28,21 @@ pub struct Serve {
 
 impl Serve {
     pub fn start(extra: &[&str]) -> Serve {
-        let mut child = Command::new(cargo_bin("lab"))
+        Serve::start_under(&[], extra)
+    }
+
+    /// Starts `lab serve` through a `wrapper` command, e.g. `["prlimit", "--nofile=1024"]`.
+    pub fn start_under(wrapper: &[&str], extra: &[&str]) -> Serve {
+        let lab = cargo_bin("lab");
+        let mut command = match wrapper {
+            [] => Command::new(&lab),
+            [program, args @ ..] => {
+                let mut command = Command::new(program);
+                command.args(args).arg(&lab);
+                command
+            }
+        };
+        let mut child = command
             .args(["serve", "--port", "0"])
             .args(extra)
             .stdin(Stdio::null())
