@@ -13,6 +13,11 @@
 //!
 //! Run them with `cargo test -p ex01`; run one with `cargo test -p ex01 NAME`.
 
+// This file also grades the reference solution (package ex01-solution), whose library is
+// named `ex01_solution`: there this line makes `ex01` mean it.
+#[cfg(netlab_solution)]
+extern crate ex01_solution as ex01;
+
 use std::cell::Cell;
 use std::io::{self, ErrorKind};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};

@@ -13,6 +13,11 @@
 //!
 //! Run them with `cargo test -p ex02`; run one with `cargo test -p ex02 NAME`.
 
+// This file also grades the reference solution (package ex02-solution), whose library is
+// named `ex02_solution`: there this line makes `ex02` mean it.
+#[cfg(netlab_solution)]
+extern crate ex02_solution as ex02;
+
 use std::io::{self, BufRead, BufReader, BufWriter, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -16,6 +16,11 @@
 //!
 //! Run them with `cargo test -p ex03`; run one with `cargo test -p ex03 NAME`.
 
+// This file also grades the reference solution (package ex03-solution), whose library is
+// named `ex03_solution`: there this line makes `ex03` mean it.
+#[cfg(netlab_solution)]
+extern crate ex03_solution as ex03;
+
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;

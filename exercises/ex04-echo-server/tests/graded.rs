@@ -17,6 +17,11 @@
 //!
 //! Run them with `cargo test -p ex04`; run one with `cargo test -p ex04 NAME`.
 
+// This file also grades the reference solution (package ex04-solution), whose library is
+// named `ex04_solution`: there this line makes `ex04` mean it.
+#[cfg(netlab_solution)]
+extern crate ex04_solution as ex04;
+
 use std::io::{self, ErrorKind};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::process::Command;

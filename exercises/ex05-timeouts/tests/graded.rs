@@ -21,6 +21,11 @@
 //!
 //! Run them with `cargo test -p ex05`; run one with `cargo test -p ex05 NAME`.
 
+// This file also grades the reference solution (package ex05-solution), whose library is
+// named `ex05_solution`: there this line makes `ex05` mean it.
+#[cfg(netlab_solution)]
+extern crate ex05_solution as ex05;
+
 use std::io::{self, BufReader, ErrorKind, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::mpsc::{self, RecvTimeoutError};

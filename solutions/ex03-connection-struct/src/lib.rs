@@ -42,6 +42,7 @@ pub fn close(connection: ConnectionTuple) -> io::Result<()> {
 /// ```no_run
 /// use ex03::Connection;
 ///
+/// # extern crate ex03_solution as ex03; // this solution's library (see its build.rs)
 /// # fn main() -> std::io::Result<()> {
 /// let mut connection = Connection::connect("127.0.0.1", 5151)?;
 /// println!("{} talks to {}", connection.local_addr()?, connection.peer_addr()?);
@@ -103,6 +104,7 @@ impl Connection {
     /// compiles:
     ///
     /// ```no_run
+    /// # extern crate ex03_solution as ex03; // this solution's library (see its build.rs)
     /// # fn main() -> std::io::Result<()> {
     /// let connection = ex03::Connection::connect("127.0.0.1", 5151)?;
     /// connection.close()?;
@@ -114,6 +116,7 @@ impl Connection {
     /// of a moved value):
     ///
     /// ```compile_fail,E0382
+    /// # extern crate ex03_solution as ex03; // this solution's library (see its build.rs)
     /// # fn main() -> std::io::Result<()> {
     /// let connection = ex03::Connection::connect("127.0.0.1", 5151)?;
     /// connection.close()?;

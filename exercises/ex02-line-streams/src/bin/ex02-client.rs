@@ -19,6 +19,11 @@
 //! they fit together, and how a program turns an error into one line for its user and a
 //! non-zero exit code instead of a panic.
 
+// This file also grades the reference solution (package ex02-solution), whose library is
+// named `ex02_solution`: there this line makes `ex02` mean it.
+#[cfg(netlab_solution)]
+extern crate ex02_solution as ex02;
+
 use std::io::{self, Write};
 use std::net::TcpStream;
 use std::process::ExitCode;

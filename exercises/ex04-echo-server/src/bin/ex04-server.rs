@@ -7,6 +7,11 @@
 //! The host defaults to `127.0.0.1`: only this machine can connect. `--host 0.0.0.0` lets
 //! other machines in (and anyone else who can reach yours).
 
+// This file also grades the reference solution (package ex04-solution), whose library is
+// named `ex04_solution`: there this line makes `ex04` mean it.
+#[cfg(netlab_solution)]
+extern crate ex04_solution as ex04;
+
 use std::process::ExitCode;
 
 /// How the program is called, for messages.

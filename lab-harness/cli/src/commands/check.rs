@@ -9,6 +9,9 @@
 
 use std::path::Path;
 use std::process::{Command, ExitCode};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -34,6 +37,10 @@ pub struct Args {
     /// Check only these mistakes of the catalogues (by file name, e.g. `no-flush`).
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     mistakes: Vec<String>,
+    /// Grade this many mistakes at once (default: one per core). A wrong answer spends most
+    /// of its time waiting on its tests' deadlines, not computing.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: Option<u16>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -41,7 +48,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let exercises = super::select(&all, &args.only)?;
 
     let config = Config::load(&root, &all)?;
-    let mut catalogues = Catalogues::new(&root, &all, &config);
+    let jobs = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        usize::from,
+    );
+    let mut catalogues = Catalogues::new(&root, &all, &config, jobs);
     let mut broken = 0;
     for exercise in &exercises {
         eprintln!("checking {} …", exercise.folder);
@@ -77,15 +88,18 @@ struct Catalogues<'a> {
     config: &'a Config,
     /// Built on first use: checking an exercise without mistakes costs nothing.
     base: Option<Base>,
+    /// How many mistakes are graded at once.
+    jobs: usize,
 }
 
 impl<'a> Catalogues<'a> {
-    fn new(root: &'a Path, exercises: &'a [Exercise], config: &'a Config) -> Self {
+    fn new(root: &'a Path, exercises: &'a [Exercise], config: &'a Config, jobs: usize) -> Self {
         Catalogues {
             root,
             exercises,
             config,
             base: None,
+            jobs,
         }
     }
 
@@ -126,16 +140,48 @@ impl<'a> Catalogues<'a> {
         }
         let base = self.base.as_ref().expect("prepared above");
         let kit = self.kit(&only);
+        // Each mistake is staged and graded in a folder of its own, so several can be graded
+        // at once; their results are reported in catalogue order.
+        let grade_one = |mistake: &mistakes::Mistake| -> anyhow::Result<mistakes::Judgement> {
+            let staged = TempDir::new("mistake").context("cannot create a temporary folder")?;
+            mistakes::stage(mistake, exercise, &solution.dir, staged.path())?;
+            let graded = batch::grade_submission(&kit, base, staged.path(), &mut |_| {})?;
+            Ok(mistakes::judge(mistake, &graded))
+        };
+        let next = AtomicUsize::new(0);
+        let judged = Mutex::new(Vec::with_capacity(catalogue.len()));
+        thread::scope(|scope| {
+            for _ in 0..self.jobs.min(catalogue.len()) {
+                scope.spawn(|| {
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(mistake) = catalogue.get(index) else {
+                            break;
+                        };
+                        let judgement = grade_one(mistake);
+                        judged
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push((index, judgement));
+                    }
+                });
+            }
+        });
+        let mut judged = judged.into_inner().unwrap_or_else(|p| p.into_inner());
+        judged.sort_by_key(|(index, _)| *index);
         let mut named = 0;
         let mut slowest = Duration::ZERO;
-        for mistake in &catalogue {
-            let staged = TempDir::new("mistake").context("cannot create a temporary folder")?;
-            if let Err(error) = mistakes::stage(mistake, exercise, &solution.dir, staged.path()) {
-                report.problems.push(format!("{error:#}"));
-                continue;
-            }
-            let graded = batch::grade_submission(&kit, base, staged.path(), &mut |_| {})?;
-            let judgement = mistakes::judge(mistake, &graded);
+        for (index, judgement) in judged {
+            let mistake = &catalogue[index];
+            let judgement = match judgement {
+                Ok(judgement) => judgement,
+                Err(error) => {
+                    report
+                        .problems
+                        .push(format!("mistake {}: {error:#}", mistake.name));
+                    continue;
+                }
+            };
             slowest = slowest.max(judgement.took);
             if judgement.problems.is_empty() {
                 named += 1;
