@@ -43,38 +43,60 @@ fn run(args: &[&str]) -> ProgramRun {
         .expect("starting ex07-webget")
 }
 
-/// Everything about a run, for a failure message.
+/// Everything about a run, for a failure message. What the program printed comes last: a
+/// panic message in it ends with a note that tools take for the end of the message.
 fn describe(args: &[&str], run: &ProgramRun) -> String {
+    // 101 is Rust's exit code for a panic.
+    let panicked = if run.code() == Some(101) {
+        " The program panicked (exit code 101; its message is on standard error below). \
+         Whatever the URL and whatever the server, your functions must return an error for \
+         the program to report in one line, and never panic (no `unwrap` on what a user or a \
+         server sent)."
+    } else {
+        ""
+    };
     format!(
-        "ex07-webget {}: {}\n--- its standard output ({} bytes) ---\n{}\n--- its standard error \
-         ---\n{}\n---",
+        "ex07-webget {}: {}.{panicked}\n--- its standard output ({} bytes) ---\n{}\n--- its \
+         standard error ---\n{}\n---",
         args.join(" "),
         run.ending(),
         run.stdout.len(),
         cap_text(&show_bytes(&run.stdout), 1200),
-        cap_text(&run.stderr_text(), 1200)
+        cap_text(&run.stderr_text(), 1200),
     )
+}
+
+/// `describe`, then a line about what was expected.
+fn failed(args: &[&str], run: &ProgramRun, expected: &str) -> String {
+    format!("{expected}. {}", describe(args, run))
 }
 
 #[test]
 fn webget_writes_the_body_bytes_to_stdout_and_exits_0() {
     let server = HttpServer::start();
     let url = server.url("/binary");
-    let run = run(&[&url]);
-    let shown = describe(&[&url], &run);
-    assert_eq!(
-        run.code(),
-        Some(0),
-        "{shown}\n{}",
-        server.recording().describe()
+    let args = [url.as_str()];
+    let run = run(&args);
+    let server_saw = || server.recording().describe();
+    assert!(
+        run.code() == Some(0),
+        "{}\n{}",
+        failed(&args, &run, "A 200 OK exits 0"),
+        server_saw()
     );
     assert!(
         run.stdout == HttpServer::body("/binary"),
-        "{shown}\nstandard output must be the body exactly: the 256 bytes 0x00 to 0xff"
+        "{}",
+        failed(
+            &args,
+            &run,
+            "Standard output must be the body exactly: the 256 bytes 0x00 to 0xff"
+        )
     );
     assert!(
         run.stderr_text().contains("200 OK"),
-        "{shown}\nthe status line goes to standard error"
+        "{}",
+        failed(&args, &run, "The status line goes to standard error")
     );
 }
 
@@ -82,18 +104,27 @@ fn webget_writes_the_body_bytes_to_stdout_and_exits_0() {
 fn webget_exits_1_on_a_404_with_the_status_on_stderr() {
     let server = HttpServer::start();
     let url = server.url("/missing");
-    let run = run(&[&url]);
-    let shown = describe(&[&url], &run);
-    assert_eq!(
-        run.code(),
-        Some(1),
-        "{shown}\na status that is not 2xx exits 1\n{}",
+    let args = [url.as_str()];
+    let run = run(&args);
+    assert!(
+        run.code() == Some(1),
+        "{}\n{}",
+        failed(&args, &run, "A status that is not 2xx exits 1"),
         server.recording().describe()
     );
-    assert!(run.stderr_text().contains("404 Not Found"), "{shown}");
+    assert!(
+        run.stderr_text().contains("404 Not Found"),
+        "{}",
+        failed(&args, &run, "The status line goes to standard error")
+    );
     assert!(
         run.stdout == HttpServer::body("/missing"),
-        "{shown}\nthe body of a 404 page still goes to standard output"
+        "{}",
+        failed(
+            &args,
+            &run,
+            "The body of a 404 page still goes to standard output"
+        )
     );
 }
 
@@ -106,25 +137,30 @@ fn webget_exits_2_with_one_line_for_a_url_it_cannot_use() {
         vec![],
     ] {
         let run = run(&args);
-        let shown = describe(&args, &run);
-        assert_eq!(
-            run.code(),
-            Some(2),
-            "{shown}\na URL the program cannot use (or none) exits 2, with no connection made"
+        assert!(
+            run.code() == Some(2),
+            "{}",
+            failed(
+                &args,
+                &run,
+                "A URL the program cannot use (or none) exits 2, without connecting"
+            )
         );
         assert!(
             run.stdout.is_empty(),
-            "{shown}\nnothing goes to standard output"
+            "{}",
+            failed(&args, &run, "Nothing goes to standard output")
         );
-        assert_eq!(
-            run.stderr_text().trim_end().lines().count(),
-            1,
-            "{shown}\none line on standard error says what is wrong"
+        assert!(
+            run.stderr_text().trim_end().lines().count() == 1,
+            "{}",
+            failed(&args, &run, "One line on standard error says what is wrong")
         );
         if args.first().is_some_and(|url| url.starts_with("https")) {
             assert!(
                 run.stderr_text().contains("TLS"),
-                "{shown}\nsay that TLS is the reason"
+                "{}",
+                failed(&args, &run, "Say that TLS is the reason")
             );
         }
     }
@@ -134,17 +170,26 @@ fn webget_exits_2_with_one_line_for_a_url_it_cannot_use() {
 fn webget_exits_1_with_one_line_when_nothing_listens() {
     let closed = ClosedPort::new().expect("a port nothing listens on");
     let url = format!("http://{}/", closed.addr());
-    let run = run(&[&url]);
-    let shown = describe(&[&url], &run);
-    assert_eq!(run.code(), Some(1), "{shown}\na network error exits 1");
+    let args = [url.as_str()];
+    let run = run(&args);
+    assert!(
+        run.code() == Some(1),
+        "{}",
+        failed(&args, &run, "A network error exits 1")
+    );
     assert!(
         run.stdout.is_empty(),
-        "{shown}\nnothing goes to standard output"
+        "{}",
+        failed(&args, &run, "Nothing goes to standard output")
     );
-    assert_eq!(
-        run.stderr_text().trim_end().lines().count(),
-        1,
-        "{shown}\none line on standard error says what went wrong"
+    assert!(
+        run.stderr_text().trim_end().lines().count() == 1,
+        "{}",
+        failed(
+            &args,
+            &run,
+            "One line on standard error says what went wrong"
+        )
     );
 }
 
@@ -246,8 +291,12 @@ fn webget_fetches_the_exact_bytes_of_a_file_from_python_http_server() {
     let run = run(&[&url]);
     drop(python);
     let _ = std::fs::remove_dir_all(&folder);
-    let shown = describe(&[&url], &run);
-    assert_eq!(run.code(), Some(0), "{shown}\n(the server: {who})");
+    let args = [url.as_str()];
+    assert!(
+        run.code() == Some(0),
+        "{}",
+        failed(&args, &run, &format!("A 200 OK from {who} exits 0"))
+    );
     if run.stdout != expected {
         let same = run
             .stdout
@@ -255,13 +304,14 @@ fn webget_fetches_the_exact_bytes_of_a_file_from_python_http_server() {
             .zip(&expected)
             .take_while(|(a, b)| a == b)
             .count();
-        panic!(
-            "{shown}\nthe file served by {who} is {} bytes; standard output has {} bytes, the \
-             same as the file's for the first {same} only. Python's server answers HTTP/1.0 with \
-             a Content-Length, in as many pieces as it likes: the body is exactly \
-             Content-Length bytes, written as they came (not as text)",
+        let expected = format!(
+            "The file served by {who} is {} bytes; standard output has {} bytes, the same as the \
+             file's for the first {same} only. Python's server answers HTTP/1.0 with a \
+             Content-Length, in as many pieces as it likes: the body is exactly Content-Length \
+             bytes, written as they came (not as text)",
             expected.len(),
             run.stdout.len()
         );
+        panic!("{}", failed(&args, &run, &expected));
     }
 }
