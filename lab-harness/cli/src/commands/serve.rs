@@ -4,7 +4,10 @@
 //! address, so `--port 0` shows the port chosen), then logs each connection on stderr until
 //! Ctrl-C or SIGTERM, when it stops accepting, closes every connection and prints a summary.
 //! The demo flags (`--fragment`, `--delay-ms`, `--silent`, `--coalesce`) pick a
-//! [`Behaviour`]: the same one tests use on a scripted `EchoServer`.
+//! [`Behaviour`]: the same one tests use on a scripted `EchoServer`. `--mode http` serves
+//! exercise 7's scripted HTTP server instead (see `serve/http.rs`).
+
+mod http;
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
@@ -38,7 +41,8 @@ pub struct Args {
     /// The port to listen on; 0 lets the system choose a free one.
     #[arg(long, default_value_t = 5151)]
     port: u16,
-    /// line: answer each line with the same line ending in \r\n; raw: echo bytes (RFC 862).
+    /// line: answer each line with the same line ending in \r\n; raw: echo bytes (RFC 862);
+    /// http: exercise 7's HTTP/1.1 server, a small page and its awkward variants.
     #[arg(long, value_enum, default_value_t = ModeArg::Line)]
     mode: ModeArg,
     /// The longest line accepted in line mode, in bytes, line ending included.
@@ -77,14 +81,19 @@ pub struct Args {
 enum ModeArg {
     Line,
     Raw,
+    Http,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let ModeArg::Http = args.mode {
+        return http::run(&args);
+    }
     let listener = bind(&args.host, args.port)?;
     let addr = listener.local_addr()?;
     let mode = match args.mode {
         ModeArg::Line => Mode::Line,
-        ModeArg::Raw => Mode::Raw,
+        // (`--mode http` was served above.)
+        ModeArg::Raw | ModeArg::Http => Mode::Raw,
     };
     let behaviour = if args.fragment {
         FRAGMENT
