@@ -415,7 +415,7 @@ impl Read {
                         .to_string()
                 }
                 (_, ErrorKind::InvalidData) if !value_padding_understood() => {
-                    "Header values come with a space after the colon (`Content-Length: 310`), \
+                    "Header values come with a space after the colon (`Content-Length: 262`), \
                      and may have more around them: `trim` the value before using it (asked to \
                      read `Content-Length:3` without the space, your code could)"
                         .to_string()
