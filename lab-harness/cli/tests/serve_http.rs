@@ -7,12 +7,12 @@ mod serve_support;
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use lab_harness::{HTTP_PAGES, HttpServer, show_bytes};
 use predicates::prelude::*;
-use serve_support::{DEADLINE, Serve, read_until_closed};
+use serve_support::{DEADLINE, Serve, peer_available, read_until_closed, run_peer};
 
 /// Sends `request` and reads until the server closes (or `DEADLINE`).
 fn exchange(stream: &mut TcpStream, request: &[u8]) -> (Vec<u8>, String) {
@@ -138,42 +138,9 @@ fn serve_in_http_mode_refuses_the_echo_demo_flags_with_one_line() {
     assert_eq!(stderr.lines().count(), 1, "expected one line:\n{stderr}");
 }
 
-/// Real clients must understand the server. Python is required on CI (the kit's tests need
-/// it anyway), curl is not (.ci/run does not install it); a missing one skips its check with
-/// a note.
-fn peer_available(program: &str, probe: &str, required_on_ci: bool) -> bool {
-    let found = Command::new(program)
-        .arg(probe)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        assert!(
-            !required_on_ci || std::env::var("CI").map_or(true, |ci| ci != "true"),
-            "{program} must be installed on CI"
-        );
-        eprintln!("note: {program} not found; its check is skipped");
-    }
-    found
-}
-
-fn run_peer(command: &mut Command) -> Vec<u8> {
-    let output = assert_cmd::Command::from_std(std::mem::replace(command, Command::new("true")))
-        .timeout(DEADLINE)
-        .output()
-        .expect("running the peer");
-    assert!(
-        output.status.success(),
-        "peer failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
-}
-
 #[test]
 fn python_urllib_reads_the_page_the_chunked_page_and_the_404() {
-    if !peer_available("python3", "--version", true) {
+    if !peer_available("python3", true) {
         return;
     }
     let server = Serve::start(&["--mode", "http"]);
@@ -200,7 +167,7 @@ for path in ["/", "/chunked", "/missing"]:
         expected.extend_from_slice(format!("{status} {}\n", body.len()).as_bytes());
         expected.extend_from_slice(&body);
     }
-    let output = run_peer(&mut command);
+    let output = run_peer(&mut command, b"");
     assert!(
         output == expected,
         "python printed {}, expected {}",
@@ -211,7 +178,8 @@ for path in ["/", "/chunked", "/missing"]:
 
 #[test]
 fn curl_follows_the_redirect_to_the_page() {
-    if !peer_available("curl", "--version", false) {
+    // curl is optional: .ci/run does not install it.
+    if !peer_available("curl", false) {
         return;
     }
     let server = Serve::start(&["--mode", "http"]);
@@ -224,5 +192,5 @@ fn curl_follows_the_redirect_to_the_page() {
         "10",
         &format!("http://{}/redirect", server.addr),
     ]);
-    assert_eq!(run_peer(&mut command), HttpServer::body("/"));
+    assert_eq!(run_peer(&mut command, b""), HttpServer::body("/"));
 }

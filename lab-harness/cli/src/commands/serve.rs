@@ -16,7 +16,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use lab_harness::{Behaviour, Config, EchoServer, Mode, Recording};
+use lab_harness::{Behaviour, Config, EchoServer, Mode, Recording, Totals};
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// `--fragment`: pieces small enough that a one-`read` client sees a broken message, pauses
@@ -120,12 +120,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         recording: Recording::new(0, 0),
     };
 
-    // Ctrl-C and SIGTERM only send a message; the main thread does the stopping.
-    let (stop, stop_requested) = mpsc::channel();
-    ctrlc::set_handler(move || {
-        let _ = stop.send(());
-    })
-    .context("cannot install the Ctrl-C handler")?;
+    let stop_requested = stop_signal()?;
 
     let recording = config.recording.clone();
     let server = EchoServer::start(listener, config)?;
@@ -134,6 +129,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if behaviour != Behaviour::Echo {
         eprintln!("demo mode: {behaviour}");
     }
+    warn_and_say_how_to_stop(addr, max_connections);
+
+    let _ = stop_requested.recv();
+    let turned_away = server.turned_away();
+    server.stop();
+    print_summary(recording.totals(), turned_away);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C and SIGTERM only send a message (received here); the main thread does the stopping.
+fn stop_signal() -> anyhow::Result<mpsc::Receiver<()>> {
+    let (stop, stop_requested) = mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = stop.send(());
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    Ok(stop_requested)
+}
+
+/// What follows the listening line on stderr, in every mode: the warnings, then how to stop.
+fn warn_and_say_how_to_stop(addr: SocketAddr, max_connections: usize) {
     warn_if_too_few_files(max_connections);
     if addr.ip().is_unspecified() {
         eprintln!(
@@ -142,11 +158,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     eprintln!("press Ctrl-C to stop");
+}
 
-    let _ = stop_requested.recv();
-    let turned_away = server.turned_away();
-    server.stop();
-    let totals = recording.totals();
+/// The last line on stderr: what the server did in its life.
+fn print_summary(totals: Totals, turned_away: u64) {
     let mut summary = format!(
         "stopped: served {} connection{}, {} bytes in, {} bytes out",
         totals.connections,
@@ -158,7 +173,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         summary.push_str(&format!("; turned {turned_away} away (server full)"));
     }
     eprintln!("{summary}");
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Each connection is an open file. Where the limit can be read (Linux), warn when it is

@@ -8,13 +8,12 @@
 
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::sync::mpsc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use lab_harness::{HTTP_PAGES, HttpConfig, HttpServer, Recording};
 
-use super::{Args, bind, warn_if_too_few_files};
+use super::{Args, bind, print_summary, stop_signal, warn_and_say_how_to_stop};
 
 /// The pause between the pieces of `/slow` and `/split`: long enough to watch in a terminal
 /// (a head of about 150 bytes takes 1.5 s), short enough not to bore.
@@ -52,12 +51,7 @@ pub(super) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         pause: PAUSE,
     };
 
-    // Ctrl-C and SIGTERM only send a message; the main thread does the stopping.
-    let (stop, stop_requested) = mpsc::channel();
-    ctrlc::set_handler(move || {
-        let _ = stop.send(());
-    })
-    .context("cannot install the Ctrl-C handler")?;
+    let stop_requested = stop_signal()?;
 
     let mut server = HttpServer::start_on(listener, config)?;
     println!("listening on {addr} (http mode)");
@@ -71,29 +65,11 @@ pub(super) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     for page in HTTP_PAGES {
         eprintln!("  {base}{:<12} {}", page.path, page.about);
     }
-    warn_if_too_few_files(max_connections);
-    if addr.ip().is_unspecified() {
-        eprintln!(
-            "warning: listening on every network interface: any machine that can reach this \
-             one may connect"
-        );
-    }
-    eprintln!("press Ctrl-C to stop");
+    warn_and_say_how_to_stop(addr, max_connections);
 
     let _ = stop_requested.recv();
     let turned_away = server.turned_away();
     server.stop();
-    let totals = recording.totals();
-    let mut summary = format!(
-        "stopped: served {} connection{}, {} bytes in, {} bytes out",
-        totals.connections,
-        if totals.connections == 1 { "" } else { "s" },
-        totals.bytes_in,
-        totals.bytes_out
-    );
-    if turned_away > 0 {
-        summary.push_str(&format!("; turned {turned_away} away (server full)"));
-    }
-    eprintln!("{summary}");
+    print_summary(recording.totals(), turned_away);
     Ok(ExitCode::SUCCESS)
 }
