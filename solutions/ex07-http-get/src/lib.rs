@@ -306,9 +306,12 @@ fn read_exactly(reader: &mut impl Read, length: u64) -> io::Result<Vec<u8>> {
     Ok(body)
 }
 
+/// A header line as (name, value).
+type Header = (String, String);
+
 /// A chunked body: `SIZE-IN-HEX[;extension]\r\n`, the data, `\r\n`, again and again until a
 /// size of 0; then trailer fields and an empty line. Returns the body and the trailers.
-fn read_chunked(reader: &mut impl BufRead) -> io::Result<(Vec<u8>, Vec<(String, String)>)> {
+fn read_chunked(reader: &mut impl BufRead) -> io::Result<(Vec<u8>, Vec<Header>)> {
     let mut body = Vec::new();
     loop {
         // Each size line gets a budget of its own: a long body has many of them.
