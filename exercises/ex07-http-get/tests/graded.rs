@@ -70,34 +70,34 @@ fn request_starts_with_the_request_line() {
 
 #[test]
 fn request_ends_every_line_with_crlf_and_the_head_with_an_empty_line() {
-    let text = request("127.0.0.1:8000", "/");
+    let text = request("example.com:8000", "/");
     let shown = show_bytes(text.as_bytes());
     let bare_lf = text
         .char_indices()
         .any(|(at, c)| c == '\n' && !text[..at].ends_with('\r'));
     assert!(
         !bare_lf,
-        "request(\"127.0.0.1:8000\", \"/\") = {shown}: a line ends with \\n alone. HTTP's line \
+        "request(\"example.com:8000\", \"/\") = {shown}: a line ends with \\n alone. HTTP's line \
          ending is \\r\\n (CRLF), as in the lectures' b\"GET / HTTP/1.1\\r\\n…\": many servers \
          refuse a request with bare \\n, and wait for the \\r\\n\\r\\n that ends it"
     );
     assert!(
         text.ends_with("\r\n\r\n"),
-        "request(\"127.0.0.1:8000\", \"/\") = {shown}: it does not end with an empty line \
+        "request(\"example.com:8000\", \"/\") = {shown}: it does not end with an empty line \
          (\\r\\n\\r\\n). The empty line is how the server knows the request is complete: \
          without it the server waits for more headers, and your client waits for the server"
     );
     assert_eq!(
         text.matches("\r\n\r\n").count(),
         1,
-        "request(\"127.0.0.1:8000\", \"/\") = {shown}: there is more than one empty line; the \
+        "request(\"example.com:8000\", \"/\") = {shown}: there is more than one empty line; the \
          first one ends the request, so what follows it is not part of it"
     );
 }
 
 #[test]
 fn request_names_the_host_and_asks_the_server_to_close() {
-    let text = request("127.0.0.1:8000", "/notes.txt");
+    let text = request("example.com:8000", "/notes.txt");
     let shown = show_bytes(text.as_bytes());
     let headers: Vec<(String, String)> = text
         .lines()
@@ -112,20 +112,20 @@ fn request_names_the_host_and_asks_the_server_to_close() {
             .map(|(_, value)| value.as_str())
     };
     match value("host") {
-        Some("127.0.0.1:8000") => {}
+        Some("example.com:8000") => {}
         Some(other) => panic!(
-            "request(\"127.0.0.1:8000\", \"/notes.txt\") = {shown}: its Host header says \
+            "request(\"example.com:8000\", \"/notes.txt\") = {shown}: its Host header says \
              {other:?}. It must be the `host` given, as given (with its port): one server may \
              serve many sites, and Host says which one you want"
         ),
         None => panic!(
-            "request(\"127.0.0.1:8000\", \"/notes.txt\") = {shown}: there is no `Host: …` \
+            "request(\"example.com:8000\", \"/notes.txt\") = {shown}: there is no `Host: …` \
              header. HTTP/1.1 requires one: servers answer `400 Bad Request` without it"
         ),
     }
     assert!(
         value("connection").is_some_and(|v| v.eq_ignore_ascii_case("close")),
-        "request(\"127.0.0.1:8000\", \"/notes.txt\") = {shown}: there is no `Connection: \
+        "request(\"example.com:8000\", \"/notes.txt\") = {shown}: there is no `Connection: \
          close` header. Without it an HTTP/1.1 server may keep the connection open after the \
          response, waiting for your next request"
     );
@@ -171,8 +171,8 @@ fn parse_url_splits_host_port_and_path() {
             url("example.com", 8080, "/a/b.html"),
         ),
         (
-            "http://127.0.0.1:5151/chunked",
-            url("127.0.0.1", 5151, "/chunked"),
+            "http://10.0.0.7:5151/chunked",
+            url("10.0.0.7", 5151, "/chunked"),
         ),
         (
             "http://example.com:8080/search?q=rust&n=1",
@@ -230,7 +230,10 @@ fn parse_url_uses_port_80_and_path_slash_when_the_url_gives_none() {
 #[test]
 fn parse_url_takes_an_ipv6_address_out_of_its_brackets() {
     for (given, expected) in [
-        ("http://[::1]:8080/x", url("::1", 8080, "/x")),
+        (
+            "http://[2001:db8::1]:8080/x",
+            url("2001:db8::1", 8080, "/x"),
+        ),
         ("http://[::1]/", url("::1", 80, "/")),
         ("http://[2001:db8::7]", url("2001:db8::7", 80, "/")),
     ] {
@@ -255,7 +258,7 @@ fn parse_url_takes_an_ipv6_address_out_of_its_brackets() {
 
 #[test]
 fn parse_url_refuses_https_saying_tls_is_not_part_of_this_exercise() {
-    for given in ["https://example.com/", "HTTPS://127.0.0.1:8443/x"] {
+    for given in ["https://example.com/", "HTTPS://10.0.0.7:8443/x"] {
         match parse(given) {
             Err(error) if error.kind() == ErrorKind::InvalidInput => assert!(
                 error.to_string().to_ascii_lowercase().contains("tls"),
@@ -964,8 +967,8 @@ fn get_returns_a_404_as_a_response_not_an_error() {
 fn get_reaches_an_ipv6_address_given_in_brackets() {
     let Ok(listener) = TcpListener::bind("[::1]:0") else {
         println!("note: this machine has no IPv6 loopback (::1): only parse_url is checked");
-        let parts = parse("http://[::1]:8080/").expect("parse_url(\"http://[::1]:8080/\")");
-        assert_eq!(parts, url("::1", 8080, "/"));
+        let parts = parse("http://[::1]/").expect("parse_url(\"http://[::1]/\")");
+        assert_eq!(parts, url("::1", 80, "/"));
         return;
     };
     let server = HttpServer::start_on(listener, HttpConfig::default()).expect("an IPv6 server");

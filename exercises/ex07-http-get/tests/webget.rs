@@ -230,7 +230,7 @@ impl PythonServer {
         let line = first_line.recv_timeout(PYTHON_START).unwrap_or_else(|_| {
             panic!("python3 -m http.server printed nothing in {PYTHON_START:?}")
         });
-        // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
+        // "Serving HTTP on 127.0.0.1 port N (http://127.0.0.1:N/) ..."
         server.port = line
             .split_whitespace()
             .skip_while(|word| *word != "port")
