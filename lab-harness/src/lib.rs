@@ -4,6 +4,8 @@
 //!   per RFC 862). `cargo lab serve` is a thin CLI around it.
 //! - [`ScriptedServer`]: a server that plays a fixed script (send these bytes in pieces, go
 //!   silent, close early, …) so a test can provoke one classic mistake deterministically.
+//! - [`HttpServer`]: a scripted HTTP/1.1 server (a page, and the awkward ways to serve it:
+//!   in pieces, chunked, kept open, cut short) for exercise 7 and `cargo lab serve --mode http`.
 //! - [`TestClient`]: the harness's client, for tests of a student's *server*.
 //! - [`ClosedPort`], [`FullBacklog`], [`ClosedAt`]: ports that refuse or never answer.
 //! - [`Recording`]: what every harness server saw on each connection, so a failing test can
@@ -25,6 +27,7 @@ mod closed_at;
 mod core;
 mod echo;
 mod explained;
+mod http;
 mod ports;
 mod program;
 mod record;
@@ -39,6 +42,7 @@ pub use client::{ReadEnd, TestClient};
 pub use closed_at::{ClosedAt, listen_on_one_of};
 pub use echo::{Behaviour, Config, EchoServer, Mode};
 pub use explained::ExplainedWatchdog;
+pub use http::{HTTP_PAGES, HttpConfig, HttpPage, HttpServer, MAX_REQUEST_HEAD};
 pub use ports::{ClosedPort, FullBacklog};
 pub use program::{Program, ProgramRun, Stopped};
 pub use record::{ConnectionRecord, Ending, Recording, Totals};

@@ -5,11 +5,11 @@ mod serve_support;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use lab_harness::{bind_loopback, show_bytes};
 use predicates::prelude::*;
-use serve_support::{DEADLINE, Serve};
+use serve_support::{DEADLINE, Serve, peer_available, run_peer};
 
 /// Sends `data`, half-closes, and returns everything until the server closes.
 fn exchange(mut stream: TcpStream, data: &[u8]) -> Vec<u8> {
@@ -139,42 +139,9 @@ fn serve_stops_cleanly_on_sigterm_with_a_summary() {
     );
 }
 
-/// Real peers must interoperate. On CI they are installed (see .ci/run) and required; on a
-/// student's machine a missing tool skips its check with a note.
-fn peer_available(program: &str) -> bool {
-    let found = Command::new(program)
-        .arg("-h")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{program} must be installed on CI (.ci/run installs it)"
-        );
-        eprintln!("note: {program} not found; its interoperability check is skipped");
-    }
-    found
-}
-
-fn run_peer(command: &mut Command, input: &[u8]) -> Vec<u8> {
-    let output = assert_cmd::Command::from_std(std::mem::replace(command, Command::new("true")))
-        .write_stdin(input.to_vec())
-        .timeout(DEADLINE)
-        .output()
-        .expect("running the peer");
-    assert!(
-        output.status.success(),
-        "peer failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
-}
-
 #[test]
 fn a_python_client_gets_its_lines_back() {
-    if !peer_available("python3") {
+    if !peer_available("python3", true) {
         return;
     }
     let server = Serve::start(&[]);
@@ -198,7 +165,7 @@ with socket.create_connection((host, port), timeout=10) as sock:
 
 #[test]
 fn nc_gets_its_lines_back() {
-    if !peer_available("nc") {
+    if !peer_available("nc", true) {
         return;
     }
     let server = Serve::start(&[]);
@@ -214,7 +181,7 @@ fn nc_gets_its_lines_back() {
 
 #[test]
 fn socat_gets_raw_bytes_back() {
-    if !peer_available("socat") {
+    if !peer_available("socat", true) {
         return;
     }
     let server = Serve::start(&["--mode", "raw"]);

@@ -4,9 +4,11 @@
 //! address, so `--port 0` shows the port chosen), then logs each connection on stderr until
 //! Ctrl-C or SIGTERM, when it stops accepting, closes every connection and prints a summary.
 //! The demo flags (`--fragment`, `--delay-ms`, `--silent`, `--coalesce`) pick a
-//! [`Behaviour`]: the same one tests use on a scripted `EchoServer`.
+//! [`Behaviour`]: the same one tests use on a scripted `EchoServer`. `--mode http` serves
+//! exercise 7's scripted HTTP server instead (see `serve/http.rs`).
 
 mod files;
+mod http;
 mod reachable;
 
 use std::io::{self, Write};
@@ -16,7 +18,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use lab_harness::{Behaviour, Config, EchoServer, Mode, Recording};
+use lab_harness::{Behaviour, Config, EchoServer, Mode, Recording, Totals};
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// `--fragment`: pieces small enough that a one-`read` client sees a broken message, pauses
@@ -45,7 +47,8 @@ pub struct Args {
     /// The port to listen on; 0 lets the system choose a free one.
     #[arg(long, default_value_t = 5151)]
     port: u16,
-    /// line: answer each line with the same line ending in \r\n; raw: echo bytes (RFC 862).
+    /// line: answer each line with the same line ending in \r\n; raw: echo bytes (RFC 862);
+    /// http: exercise 7's HTTP/1.1 server, a small page and its awkward variants.
     #[arg(long, value_enum, default_value_t = ModeArg::Line)]
     mode: ModeArg,
     /// The longest line accepted in line mode, in bytes, line ending included.
@@ -88,14 +91,19 @@ pub struct Args {
 enum ModeArg {
     Line,
     Raw,
+    Http,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let ModeArg::Http = args.mode {
+        return http::run(&args);
+    }
     let listener = bind(&args.host, args.port)?;
     let addr = listener.local_addr()?;
     let mode = match args.mode {
         ModeArg::Line => Mode::Line,
-        ModeArg::Raw => Mode::Raw,
+        // (`--mode http` was served above.)
+        ModeArg::Raw | ModeArg::Http => Mode::Raw,
     };
     let behaviour = if args.fragment {
         FRAGMENT
@@ -122,12 +130,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         recording: Recording::new(0, 0),
     };
 
-    // Ctrl-C and SIGTERM only send a message; the main thread does the stopping.
-    let (stop, stop_requested) = mpsc::channel();
-    ctrlc::set_handler(move || {
-        let _ = stop.send(());
-    })
-    .context("cannot install the Ctrl-C handler")?;
+    let stop_requested = stop_signal()?;
 
     let recording = config.recording.clone();
     let server = EchoServer::start(listener, config)?;
@@ -136,6 +139,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if behaviour != Behaviour::Echo {
         eprintln!("demo mode: {behaviour}");
     }
+    warn_and_say_how_to_stop(addr, max_connections);
+
+    let _ = stop_requested.recv();
+    let turned_away = server.turned_away();
+    server.stop();
+    print_summary(recording.totals(), turned_away);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C and SIGTERM only send a message (received here); the main thread does the stopping.
+fn stop_signal() -> anyhow::Result<mpsc::Receiver<()>> {
+    let (stop, stop_requested) = mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = stop.send(());
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    Ok(stop_requested)
+}
+
+/// What follows the listening line on stderr, in every mode: the warnings, then how to stop.
+fn warn_and_say_how_to_stop(addr: SocketAddr, max_connections: usize) {
     if let Err(warning) = files::make_room_for(max_connections) {
         eprintln!("warning: {warning}");
     }
@@ -147,11 +171,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("{}", reachable::describe(addr));
     }
     eprintln!("press Ctrl-C to stop");
+}
 
-    let _ = stop_requested.recv();
-    let turned_away = server.turned_away();
-    server.stop();
-    let totals = recording.totals();
+/// The last line on stderr: what the server did in its life.
+fn print_summary(totals: Totals, turned_away: u64) {
     let mut summary = format!(
         "stopped: served {} connection{}, {} bytes in, {} bytes out",
         totals.connections,
@@ -163,7 +186,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         summary.push_str(&format!("; turned {turned_away} away (server full)"));
     }
     eprintln!("{summary}");
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Binds the first address `host` resolves to, explaining the usual failures in one line.

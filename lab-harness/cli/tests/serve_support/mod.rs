@@ -226,3 +226,39 @@ pub fn open_file_limit() -> Option<u64> {
     #[cfg(not(target_os = "linux"))]
     None
 }
+
+/// Real peers must interoperate. On CI the ones `.ci/run` installs are required
+/// (`required_on_ci`); on a student's machine, or for an optional peer, a missing tool skips
+/// its check with a note.
+pub fn peer_available(program: &str, required_on_ci: bool) -> bool {
+    let found = Command::new(program)
+        .arg("-h")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        assert!(
+            !required_on_ci || std::env::var_os("CI").is_none(),
+            "{program} must be installed on CI (.ci/run installs it)"
+        );
+        eprintln!("note: {program} not found; its interoperability check is skipped");
+    }
+    found
+}
+
+/// Runs a peer with `input` on its stdin, within [`DEADLINE`]; its stdout, after checking
+/// that it succeeded.
+pub fn run_peer(command: &mut Command, input: &[u8]) -> Vec<u8> {
+    let output = assert_cmd::Command::from_std(std::mem::replace(command, Command::new("true")))
+        .write_stdin(input.to_vec())
+        .timeout(DEADLINE)
+        .output()
+        .expect("running the peer");
+    assert!(
+        output.status.success(),
+        "peer failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
