@@ -12,7 +12,7 @@ use std::process::{Command, ExitCode};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use lab_cli::grade::batch::{self, Base, Kit};
@@ -37,7 +37,7 @@ pub struct Args {
     /// Check only these mistakes of the catalogues (by file name, e.g. `no-flush`).
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     mistakes: Vec<String>,
-    /// Grade this many mistakes at once (default: one per core). A wrong answer spends most
+    /// Grade this many mistakes at once (default: two per core). A wrong answer spends much
     /// of its time waiting on its tests' deadlines, not computing.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     jobs: Option<u16>,
@@ -49,15 +49,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let config = Config::load(&root, &all)?;
     let jobs = args.jobs.map_or_else(
-        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        || 2 * std::thread::available_parallelism().map_or(1, |n| n.get()),
         usize::from,
     );
     let mut catalogues = Catalogues::new(&root, &all, &config, jobs);
     let mut broken = 0;
     for exercise in &exercises {
         eprintln!("checking {} …", exercise.folder);
+        let started = Instant::now();
         let mut report = check_exercise(&root, exercise)?;
+        let own_tests = started.elapsed();
         catalogues.check(exercise, &args.mistakes, &mut report)?;
+        report.facts.push(format!(
+            "{:.0} s ({:.0} s skeleton and solution)",
+            started.elapsed().as_secs_f64(),
+            own_tests.as_secs_f64()
+        ));
         if report.problems.is_empty() {
             println!("{:<6} ok       {}", exercise.id(), report.facts.join(" · "));
         } else {
