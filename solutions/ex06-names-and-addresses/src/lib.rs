@@ -49,8 +49,11 @@ impl fmt::Display for SocketInfo {
 
 /// The three names, in columns (socket2 prints each as its C constant's name).
 fn columns(family: Domain, socket_type: Type, protocol: Protocol) -> String {
-    let [family, socket_type, protocol] =
-        [format!("{family:?}"), format!("{socket_type:?}"), format!("{protocol:?}")];
+    let [family, socket_type, protocol] = [
+        format!("{family:?}"),
+        format!("{socket_type:?}"),
+        format!("{protocol:?}"),
+    ];
     format!("{family:<8}  {socket_type:<11}  {protocol}")
 }
 
@@ -66,7 +69,10 @@ pub fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     }
     // `[::1]` is how an IPv6 address is written next to a port (`[::1]:80`, in URLs). The
     // resolver wants it bare, so take the brackets off; only around an IPv6 address, though.
-    let host = match host.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')) {
+    let host = match host
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+    {
         Some(inside) => match inside.parse::<Ipv6Addr>() {
             Ok(ip) => return Ok(vec![SocketAddr::new(IpAddr::V6(ip), port)]),
             Err(_) => {
@@ -125,7 +131,10 @@ pub fn describe_socket(stream: &TcpStream) -> io::Result<SocketInfo> {
 /// Linux can say the family and protocol of a socket (SO_DOMAIN, SO_PROTOCOL).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn family_and_protocol(socket: &SockRef<'_>, _local: SocketAddr) -> io::Result<(Domain, Protocol)> {
-    Ok((socket.domain()?, socket.protocol()?.unwrap_or(Protocol::TCP)))
+    Ok((
+        socket.domain()?,
+        socket.protocol()?.unwrap_or(Protocol::TCP),
+    ))
 }
 
 /// Elsewhere (macOS, Windows) the socket's own address has its family, and a TcpStream is TCP.
@@ -180,8 +189,7 @@ pub fn connect_any(addrs: &[SocketAddr], timeout_each: Duration) -> io::Result<T
 pub fn create_server(port: u16, dual_stack: bool) -> io::Result<TcpListener> {
     // std's `TcpListener::bind` makes, binds and listens in one call, with no room for
     // options in between: socket2 does each step on its own.
-    let socket = Socket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP))
-        .map_err(no_ipv6)?;
+    let socket = Socket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP)).map_err(no_ipv6)?;
     // Never rely on the system's default: it is "both" on Linux and macOS, IPv6 only on
     // Windows and OpenBSD. (OpenBSD refuses `false` outright: the error says so.)
     socket.set_only_v6(!dual_stack)?;
