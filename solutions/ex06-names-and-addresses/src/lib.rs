@@ -153,29 +153,31 @@ pub fn connect_any(addrs: &[SocketAddr], timeout_each: Duration) -> io::Result<T
             "a connect timeout of zero cannot succeed",
         ));
     }
+    // What each address answered, for the message; and the last error, for its kind.
     let mut answers = Vec::new();
-    let mut last_kind = ErrorKind::InvalidInput;
+    let mut last_error = None;
     for &addr in addrs {
         // Each address gets the whole timeout: a silent one must not eat the next one's time.
         match TcpStream::connect_timeout(&addr, timeout_each) {
             Ok(stream) => return Ok(stream),
             // One address failing is no reason to stop: note its answer and go on.
             Err(error) => {
-                last_kind = error.kind();
                 answers.push(format!("{addr}: {error}"));
+                last_error = Some(error);
             }
         }
     }
-    if answers.is_empty() {
+    // With no address, the loop never ran: there is no last error.
+    let Some(last_error) = last_error else {
         return Err(io::Error::new(
             ErrorKind::InvalidInput,
             "no address to connect to",
         ));
-    }
+    };
     // The kind of the last error (as `TcpStream::connect` gives), so a caller can still match
     // on it; the message has every address's answer, for the person reading it.
     Err(io::Error::new(
-        last_kind,
+        last_error.kind(),
         format!(
             "could not connect to any of {} addresses: {}",
             answers.len(),
@@ -191,7 +193,7 @@ pub fn create_server(port: u16, dual_stack: bool) -> io::Result<TcpListener> {
     // options in between: socket2 does each step on its own.
     let socket = Socket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP)).map_err(no_ipv6)?;
     // Never rely on the system's default: it is "both" on Linux and macOS, IPv6 only on
-    // Windows and OpenBSD. (OpenBSD refuses `false` outright: the error says so.)
+    // Windows and OpenBSD. (OpenBSD has no dual stack at all: there `false` is an error.)
     socket.set_only_v6(!dual_stack)?;
     // Listening again on the port of a server that just stopped must work at once, although
     // its old connections wait a minute in TIME_WAIT. On Windows, SO_REUSEADDR means "let two
