@@ -155,7 +155,7 @@ pub fn connect_any(addrs: &[SocketAddr], timeout_each: Duration) -> io::Result<T
     }
     // What each address answered, for the message; and the last error, for its kind.
     let mut answers = Vec::new();
-    let mut last_error = None;
+    let mut last_error: Option<io::Error> = None;
     for &addr in addrs {
         // Each address gets the whole timeout: a silent one must not eat the next one's time.
         match TcpStream::connect_timeout(&addr, timeout_each) {
