@@ -869,9 +869,7 @@ fn report_panics_of_your_code_in_the_tests_words() {
         let default = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
             let yours = thread::current().name() == Some(YOUR_CODE);
-            let todo = info
-                .payload_as_str()
-                .is_some_and(|message| message.starts_with("not yet implemented"));
+            let todo = panic_text(info.payload()).starts_with("not yet implemented");
             if yours && !todo {
                 let at = info.location().map(|location| location.to_string());
                 PANICKED_AT.with(|cell| *cell.borrow_mut() = at);
@@ -880,6 +878,15 @@ fn report_panics_of_your_code_in_the_tests_words() {
             }
         }));
     });
+}
+
+/// The message of a panic (`panic!` gives a `&str` or a `String`).
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|text| text.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
 }
 
 /// Runs `call` on its own thread and waits `limit` at most: `None` if it is still running,
@@ -897,11 +904,7 @@ fn wait_for<T: Send + 'static>(
             let value = match panic::catch_unwind(AssertUnwindSafe(call)) {
                 Ok(value) => Ok(value),
                 Err(payload) => {
-                    let message = payload
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_default();
+                    let message = panic_text(payload.as_ref());
                     // `todo!()` is not a mistake to explain: let it fail the test as it is.
                     if message.starts_with("not yet implemented") {
                         panic::resume_unwind(payload);
