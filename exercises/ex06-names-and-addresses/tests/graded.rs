@@ -365,15 +365,7 @@ fn connect_any_error_says_what_each_address_answered() {
         addrs[0], addrs[1]
     );
     Watchdog::new(DEADLINE).run(move || {
-        let Some((result, elapsed)) = wait_for(GIVE_UP, move || connect_any(&addrs, TIMEOUT))
-        else {
-            panic!("{}", still_connecting(&given));
-        };
-        let error = match result {
-            Err(Panicked(message)) => panic!("{given} panicked: {message}"),
-            Ok(Ok(stream)) => panic!("{given} connected: {stream:?}"),
-            Ok(Err(error)) => error,
-        };
+        let (error, elapsed) = connect_any_failing(addrs.to_vec(), &given);
         if elapsed < TIMEOUT / 2 && error.kind() == ErrorKind::ConnectionRefused {
             panic!(
                 "{given} returned Err({error}) after {elapsed:.1?}, before the second address \
@@ -432,15 +424,7 @@ fn connect_any_gives_each_address_the_whole_timeout() {
         addrs[0], addrs[1]
     );
     Watchdog::new(DEADLINE).run(move || {
-        let Some((result, elapsed)) = wait_for(GIVE_UP, move || connect_any(&addrs, TIMEOUT))
-        else {
-            panic!("{}", still_connecting(&given));
-        };
-        match result {
-            Err(Panicked(message)) => panic!("{given} panicked: {message}"),
-            Ok(Ok(stream)) => panic!("{given} connected: {stream:?}"),
-            Ok(Err(_)) => {}
-        }
+        let (_, elapsed) = connect_any_failing(addrs.to_vec(), &given);
         assert!(
             elapsed >= TIMEOUT * 2 * 9 / 10,
             "{given} gave up after {elapsed:.1?}, less than two timeouts: each address gets \
@@ -509,15 +493,8 @@ fn connect_any_rejects_a_zero_timeout_before_connecting() {
 
 #[test]
 fn create_server_dual_stack_accepts_ipv4_and_ipv6_clients() {
-    let result = Watchdog::new(DEADLINE).run(|| create_server(0, true));
-    let listener = match result {
-        Ok(listener) => listener,
-        Err(error) if !ipv6_loopback() => {
-            assert_says_no_ipv6(&error, "create_server(0, true)");
-            println!("note: no IPv6 here; create_server said so: {error}");
-            return;
-        }
-        Err(error) => panic!("create_server(0, true) failed: {error}"),
+    let Some(listener) = server_or_note(0, true) else {
+        return;
     };
     let local = listener.local_addr().unwrap();
     assert!(
@@ -559,15 +536,8 @@ fn create_server_dual_stack_accepts_ipv4_and_ipv6_clients() {
 #[test]
 fn create_server_without_dual_stack_refuses_ipv4_clients() {
     // Python's create_server(("", port), family=AF_INET6, dualstack_ipv6=False): IPv6 only.
-    let result = Watchdog::new(DEADLINE).run(|| create_server(0, false));
-    let listener = match result {
-        Ok(listener) => listener,
-        Err(error) if !ipv6_loopback() => {
-            assert_says_no_ipv6(&error, "create_server(0, false)");
-            println!("note: no IPv6 here; create_server said so: {error}");
-            return;
-        }
-        Err(error) => panic!("create_server(0, false) failed: {error}"),
+    let Some(listener) = server_or_note(0, false) else {
+        return;
     };
     let local = listener.local_addr().unwrap();
     assert!(
@@ -616,15 +586,8 @@ fn create_server_can_listen_again_on_the_same_port_at_once() {
     if cfg!(windows) {
         println!("note: Windows allows this without SO_REUSEADDR; only the port is checked");
     }
-    let first = Watchdog::new(DEADLINE).run(|| create_server(0, true));
-    let first = match first {
-        Ok(listener) => listener,
-        Err(error) if !ipv6_loopback() => {
-            assert_says_no_ipv6(&error, "create_server(0, true)");
-            println!("note: no IPv6 here; create_server said so: {error}");
-            return;
-        }
-        Err(error) => panic!("create_server(0, true) failed: {error}"),
+    let Some(first) = server_or_note(0, true) else {
+        return;
     };
     let port = first.local_addr().unwrap().port();
     let again = Watchdog::new(DEADLINE).run(move || {
@@ -994,6 +957,21 @@ fn dual_stack_listener() -> Option<TcpListener> {
     Some(socket.into())
 }
 
+/// `create_server(port, dual_stack)`; `None`, with a note, where the machine has no IPv6 and
+/// create_server said so.
+fn server_or_note(port: u16, dual_stack: bool) -> Option<TcpListener> {
+    let call = format!("create_server({port}, {dual_stack})");
+    match Watchdog::new(DEADLINE).run(move || create_server(port, dual_stack)) {
+        Ok(listener) => Some(listener),
+        Err(error) if !ipv6_loopback() => {
+            assert_says_no_ipv6(&error, &call);
+            println!("note: no IPv6 here; {call} said so: {error}");
+            None
+        }
+        Err(error) => panic!("{call} failed: {error}"),
+    }
+}
+
 /// Fails unless an error from create_server on a machine without IPv6 says so.
 #[track_caller]
 fn assert_says_no_ipv6(error: &std::io::Error, call: &str) {
@@ -1115,6 +1093,19 @@ fn run_lookup(args: &[&str]) -> LookupRun {
 const HOSTNAME_HINT: &str = "Ask the system (gethostname: `dns_lookup::get_hostname()`): the \
     HOSTNAME variable belongs to a shell and most programs do not have it, and a file such as \
     /etc/hostname is not on every system, and ends with a newline.";
+
+/// Runs `connect_any(&addrs, TIMEOUT)` (described by `given`) where every address fails: its
+/// error and how long it took. Still waiting, a panic or a connection fails the test.
+fn connect_any_failing(addrs: Vec<SocketAddr>, given: &str) -> (std::io::Error, Duration) {
+    let Some((result, elapsed)) = wait_for(GIVE_UP, move || connect_any(&addrs, TIMEOUT)) else {
+        panic!("{}", still_connecting(given));
+    };
+    match result {
+        Err(Panicked(message)) => panic!("{given} panicked: {message}"),
+        Ok(Ok(stream)) => panic!("{given} connected: {stream:?}"),
+        Ok(Err(error)) => (error, elapsed),
+    }
+}
 
 /// What a connect that stopped at the first address should do instead.
 const ONLY_THE_FIRST: &str = "Try each address in turn and return an error only when every \
