@@ -349,8 +349,13 @@ struct Watching {
 
 impl Watching {
     fn start(kit: &Path, args: &[&str]) -> Watching {
-        let mut child = Command::new(cargo_bin("lab"))
-            .args(args)
+        let mut command = Command::new(cargo_bin("lab"));
+        command.args(args);
+        Watching::spawn(kit, command)
+    }
+
+    fn spawn(kit: &Path, mut command: Command) -> Watching {
+        let mut child = command
             .current_dir(kit)
             .env("CARGO_TARGET_DIR", target())
             .stdin(Stdio::piped())
@@ -415,10 +420,15 @@ impl Watching {
         self.child.wait().unwrap()
     }
 
+    /// A key and Enter (from a pipe, watch reads a line per key).
     fn key(&mut self, key: &str) {
+        self.type_in(&format!("{key}\n"));
+    }
+
+    fn type_in(&mut self, text: &str) {
         use std::io::Write;
         let stdin = self.child.stdin.as_mut().unwrap();
-        stdin.write_all(format!("{key}\n").as_bytes()).unwrap();
+        stdin.write_all(text.as_bytes()).unwrap();
         stdin.flush().unwrap();
     }
 }
@@ -457,6 +467,10 @@ fn watch_runs_again_on_save_and_answers_keys() {
         "{first}"
     );
     assert!(first.contains("not yet implemented"), "{first}");
+    assert!(
+        !first.contains('\u{1b}'),
+        "no terminal codes into a pipe: {first:?}"
+    );
 
     watch.key("l");
     let list = watch.wait_for("send_all_does_not_stop", Duration::from_secs(10));
@@ -510,4 +524,46 @@ fn watch_refuses_an_unknown_exercise_in_one_line() {
     let said = stderr(&output);
     assert_eq!(said.lines().count(), 1, "{said}");
     assert!(said.contains("no exercise `ex99`"), "{said}");
+}
+
+/// In a terminal (a pseudo-terminal made by util-linux's `script`), watch reads single key
+/// presses in raw mode: a key acts without Enter.
+#[cfg(target_os = "linux")]
+#[test]
+fn watch_in_a_terminal_acts_on_single_keys() {
+    let script = Command::new("script").arg("--version").output();
+    if !script.is_ok_and(|o| o.status.success()) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "script (util-linux) is needed for this test"
+        );
+        eprintln!("skipped: no `script` command to make a pseudo-terminal");
+        return;
+    }
+    let _build = one_build_at_a_time();
+    let temp = temp("watch-tty");
+    let kit = temp.path().join("kit");
+    copy_kit(&kit);
+    touch_exercises(&kit);
+
+    let lab = cargo_bin("lab");
+    let mut command = Command::new("script");
+    // -q quiet, -f flush at once, -e the exit code of the command; no log file.
+    command.args([
+        "-qfec",
+        &format!("'{}' watch ex01", lab.display()),
+        "/dev/null",
+    ]);
+    let mut watch = Watching::spawn(&kit, command);
+    let first = watch.wait_for("save a file there", Duration::from_secs(900));
+    assert!(first.contains("0/20 graded tests pass"), "{first}");
+    // In a terminal each run starts on a cleared screen (from a pipe, nothing is cleared).
+    assert!(first.contains("\u{1b}[2J"), "{first:?}");
+
+    watch.type_in("l");
+    watch.wait_for("the graded tests of ex01:", Duration::from_secs(30));
+    watch.type_in("q");
+    watch.wait_for("watch: stopped.", Duration::from_secs(30));
+    let status = watch.wait_for_exit(Duration::from_secs(30));
+    assert!(status.success(), "{status}");
 }
