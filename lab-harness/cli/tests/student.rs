@@ -14,6 +14,7 @@ use assert_cmd::cargo::cargo_bin;
 use std::sync::{Mutex, MutexGuard};
 
 use grade_support::*;
+use lab_cli::grade::stage::TempDir;
 use lab_cli::hints;
 use lab_cli::workspace;
 use serde_json::Value;
@@ -60,13 +61,18 @@ fn one_build_at_a_time() -> MutexGuard<'static, ()> {
 
 /// `lab ARGS` in `dir`, building into this file's target folder.
 fn lab_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(cargo_bin("lab"))
-        .args(args)
-        .current_dir(dir)
-        .env("CARGO_TARGET_DIR", target())
-        .stdin(Stdio::null())
-        .output()
-        .expect("running lab")
+    lab_building_into(&target(), dir, args)
+}
+
+/// A copy of the kit of its own (solutions included) in a temporary folder, its exercises
+/// touched, and the target folder to build it in, held until the guard is dropped.
+fn fresh_copy(label: &str) -> (MutexGuard<'static, ()>, TempDir, PathBuf) {
+    let build = one_build_at_a_time();
+    let temp = temp(label);
+    let kit = temp.path().join("kit");
+    copy_kit(&kit);
+    touch_exercises(&kit);
+    (build, temp, kit)
 }
 
 fn target() -> PathBuf {
@@ -105,11 +111,7 @@ fn stderr(output: &Output) -> String {
 /// said 13. All three now count the graded tests of the same files, the same way.
 #[test]
 fn progress_check_and_grade_count_the_same_graded_tests() {
-    let _build = one_build_at_a_time();
-    let temp = temp("counts");
-    let kit = temp.path().join("kit");
-    copy_kit(&kit);
-    touch_exercises(&kit);
+    let (_build, _temp, kit) = fresh_copy("counts");
     let exercises = workspace::exercises(&kit).unwrap();
 
     let progress = progress_rows(&success(&lab_in(&kit, &["progress"]), "cargo lab progress"));
@@ -445,11 +447,7 @@ impl Drop for Watching {
 /// says when all pass and goes on to the next exercise.
 #[test]
 fn watch_runs_again_on_save_and_answers_keys() {
-    let _build = one_build_at_a_time();
-    let temp = temp("watch");
-    let kit = temp.path().join("kit");
-    copy_kit(&kit);
-    touch_exercises(&kit);
+    let (_build, _temp, kit) = fresh_copy("watch");
     let ex01 = workspace::exercises(&kit).unwrap().remove(0);
     let lib = ex01.dir.join("src/lib.rs");
     let skeleton = fs::read_to_string(&lib).unwrap();
@@ -540,11 +538,7 @@ fn watch_in_a_terminal_acts_on_single_keys() {
         eprintln!("skipped: no `script` command to make a pseudo-terminal");
         return;
     }
-    let _build = one_build_at_a_time();
-    let temp = temp("watch-tty");
-    let kit = temp.path().join("kit");
-    copy_kit(&kit);
-    touch_exercises(&kit);
+    let (_build, _temp, kit) = fresh_copy("watch-tty");
 
     let lab = cargo_bin("lab");
     let mut command = Command::new("script");
