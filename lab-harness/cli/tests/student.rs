@@ -525,7 +525,7 @@ fn watch_refuses_an_unknown_exercise_in_one_line() {
 }
 
 /// In a terminal (a pseudo-terminal made by util-linux's `script`), watch reads single key
-/// presses in raw mode: a key acts without Enter.
+/// presses in raw mode: a key acts without Enter, and `q` stops a run of tests at once.
 #[cfg(target_os = "linux")]
 #[test]
 fn watch_in_a_terminal_acts_on_single_keys() {
@@ -556,8 +556,24 @@ fn watch_in_a_terminal_acts_on_single_keys() {
 
     watch.type_in("l");
     watch.wait_for("the graded tests of ex01:", Duration::from_secs(30));
+
+    // A `connect` that never returns: its tests end only at their watchdogs' deadlines, a
+    // run of seconds. `q` stops that run at once: no summary is printed.
+    let lib = kit.join("exercises/ex01-raw-send-recv/src/lib.rs");
+    let skeleton = fs::read_to_string(&lib).unwrap();
+    let hangs = skeleton.replace(
+        "todo!(\"connect to {host} port {port}\")",
+        "loop {\n        std::thread::park();\n    }",
+    );
+    assert_ne!(
+        hangs, skeleton,
+        "the skeleton's connect changed: update this test"
+    );
+    fs::write(&lib, hangs).unwrap();
+    watch.wait_for("running the graded tests of ex01", Duration::from_secs(60));
     watch.type_in("q");
-    watch.wait_for("watch: stopped.", Duration::from_secs(30));
+    let stopped = watch.wait_for("watch: stopped.", Duration::from_secs(60));
+    assert!(!stopped.contains("graded tests pass"), "{stopped}");
     let status = watch.wait_for_exit(Duration::from_secs(30));
     assert!(status.success(), "{status}");
 }

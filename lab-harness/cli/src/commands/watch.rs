@@ -4,9 +4,10 @@
 //! the wire), and runs them again each time a file under the exercise's `src/` changes.
 //!
 //! Keys: `h` a hint for the failing test, `l` the list of tests, `n` the next exercise, `r`
-//! run again, `q` quit. In a terminal a key acts at once (raw mode, crossterm); when stdin
-//! is a pipe, one key per line, and the end of the input quits, so that a script or a test
-//! can drive it. Without an EXERCISE, the first one that is not done.
+//! run again, `q` quit. In a terminal a key acts at once (raw mode, crossterm), and `q`,
+//! Esc or Ctrl-C stop a run of tests at once; when stdin is a pipe, one key per line, acted
+//! on after the run, and the end of the input quits, so that a script or a test can drive
+//! it. Without an EXERCISE, the first one that is not done.
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, IsTerminal, Write};
@@ -20,6 +21,7 @@ use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use crossterm::{cursor, execute, terminal};
 use lab_cli::grade::{ExerciseResult, Status};
 use lab_cli::hints;
+use lab_cli::process;
 use lab_cli::progress::{self, State};
 use lab_cli::workspace::Exercise;
 use notify::{RecursiveMode, Watcher};
@@ -107,7 +109,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ));
         let started = Instant::now();
         let report = progress::run(&root, std::slice::from_ref(exercise), &mut |_| {})?;
-        let result = &report.exercises[0];
+        let Some(result) = report.exercises.first().filter(|_| !process::interrupted()) else {
+            break 'run; // `q` in a terminal stopped the run
+        };
         screen.clear();
         screen.show(&summary(
             exercise,
@@ -193,6 +197,11 @@ fn read_keys(sender: Sender<Input>, interactive: bool) {
                     KeyCode::Esc => Input::Quit,
                     _ => continue,
                 };
+                // Raw mode turns Ctrl-C into a key, not a signal: quitting must also stop
+                // a run of tests that may take up to a minute (a hung test).
+                if matches!(input, Input::Quit | Input::Key('q')) {
+                    process::interrupt();
+                }
                 if sender.send(input).is_err() {
                     return;
                 }
