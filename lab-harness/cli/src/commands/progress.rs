@@ -120,10 +120,15 @@ fn next_step(exercise: &Exercise, result: &lab_cli::grade::ExerciseResult) -> St
             progress::first_line(&test.message, WIDTH)
         )
     };
-    out.push_str(&format!(
-        "{indent}      {}\n",
-        progress::cut(&why, WIDTH - indent.len() - 6)
-    ));
+    // A hint's first sentence is worth two lines; a failure's first line is cut to one (the
+    // whole message is one `cargo lab watch` away).
+    let lead = format!("{indent}      ");
+    let why = if test.status == Status::NotStarted {
+        hints::wrap(&progress::cut(&why, 2 * (WIDTH - lead.len())), WIDTH, &lead)
+    } else {
+        progress::cut(&why, WIDTH - lead.len())
+    };
+    out.push_str(&format!("{lead}{why}\n"));
     out
 }
 
