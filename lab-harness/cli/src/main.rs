@@ -11,7 +11,12 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let command = commands::Command::parse();
+    // `cargo lab` alone: where am I? (the same as `cargo lab progress`)
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.len() == 1 {
+        args.push("progress".into());
+    }
+    let command = commands::Command::parse_from(args);
     match command.run() {
         Ok(code) => code,
         Err(error) => {

@@ -23,7 +23,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use lab_cli::process::run_watched;
-use lab_cli::workspace;
+use lab_cli::workspace::{self, graded_test_names};
 
 // ---------------------------------------------------------------------------------------------
 // The checks, run on the real kit.
@@ -267,27 +267,6 @@ fn handout_problems(folders: &[String], handouts: &[String]) -> Vec<String> {
         }
     }
     problems
-}
-
-/// The names of the test functions in a graded test file: each `fn` after a `#[test]` or
-/// `#[rstest]` attribute (other attributes may come between).
-fn graded_test_names(source: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut attribute_seen = false;
-    for line in source.lines() {
-        let line = line.trim();
-        if line.starts_with("#[test]") || line.starts_with("#[rstest]") {
-            attribute_seen = true;
-        } else if attribute_seen && let Some(at) = line.find("fn ") {
-            let name: String = line[at + 3..]
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
-            names.push(name);
-            attribute_seen = false;
-        }
-    }
-    names
 }
 
 /// The names that do not appear in `text` as a whole word.

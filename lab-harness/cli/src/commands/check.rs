@@ -241,7 +241,9 @@ fn check_exercise(root: &Path, exercise: &Exercise) -> anyhow::Result<Report> {
             .problems
             .push(format!("no solution in solutions/{}", exercise.folder)),
         Some(solution) => {
-            let run = cargo_test(root, &solution.package, &[])?;
+            // The graded test files only, as for the skeleton: the solution's own unit tests
+            // (a program's argument parser) are not graded, and must not be counted as if they were.
+            let run = cargo_test(root, &solution.package, &graded_targets(exercise))?;
             if let Some(error) = compile_error(&run) {
                 report
                     .problems

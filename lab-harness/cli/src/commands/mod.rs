@@ -5,7 +5,10 @@ mod check;
 mod grade;
 mod gradescope;
 mod handout;
+mod hint;
+mod progress;
 mod serve;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,10 +18,19 @@ use lab_cli::workspace::{self, Exercise};
 
 use clap::Parser;
 
-/// netlab: a TCP socket lab. Run from the kit's folder as `cargo lab COMMAND`.
+/// netlab: a TCP socket lab. Run from the kit's folder as `cargo lab COMMAND`; `cargo lab`
+/// alone shows your progress.
 #[derive(Parser)]
 #[command(name = "cargo lab", bin_name = "cargo lab", version)]
 pub enum Command {
+    /// Where you are: every exercise's graded tests, a progress bar, and what to do next
+    /// (what `cargo lab` alone shows).
+    Progress(progress::Args),
+    /// Re-run an exercise's graded tests each time you save a file under its src/, with a
+    /// short summary (keys: h hint, l list, n next exercise, r re-run, q quit).
+    Watch(watch::Args),
+    /// A hint for a graded test, one step at a time: a nudge, the std API, the idea.
+    Hint(hint::Args),
     /// Run the reference echo server that the class connects to.
     Serve(serve::Args),
     /// Check the kit itself: every solution passes its graded tests, every skeleton builds
@@ -39,6 +51,9 @@ pub enum Command {
 impl Command {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         match self {
+            Command::Progress(args) => progress::run(args),
+            Command::Watch(args) => watch::run(args),
+            Command::Hint(args) => hint::run(args),
             Command::Serve(args) => serve::run(args),
             Command::Check(args) => check::run(args),
             Command::Bench(args) => bench::run(args),
@@ -83,4 +98,9 @@ pub fn select(all: &[Exercise], only: &[String]) -> anyhow::Result<Vec<Exercise>
         .filter(|e| only.is_empty() || only.iter().any(|id| named(e, id)))
         .cloned()
         .collect())
+}
+
+/// The exercise named `name` (an id like `ex03` or a folder name).
+pub fn find<'a>(all: &'a [Exercise], name: &str) -> Option<&'a Exercise> {
+    all.iter().find(|e| name == e.id() || name == e.folder)
 }

@@ -73,10 +73,15 @@ fn copy_tree(from: &Path, to: &Path, relative: &Path) -> io::Result<()> {
 
 /// `lab ARGS` in `dir`, building into the nested target folder.
 pub fn lab(dir: &Path, args: &[&str]) -> Output {
+    lab_building_into(&nested_target(), dir, args)
+}
+
+/// `lab ARGS` in `dir`, building into `target`.
+pub fn lab_building_into(target: &Path, dir: &Path, args: &[&str]) -> Output {
     Command::new(cargo_bin("lab"))
         .args(args)
         .current_dir(dir)
-        .env("CARGO_TARGET_DIR", nested_target())
+        .env("CARGO_TARGET_DIR", target)
         .stdin(Stdio::null())
         .output()
         .expect("running lab")
