@@ -67,6 +67,19 @@ pub fn kit() -> anyhow::Result<(PathBuf, Vec<Exercise>)> {
     Ok((root, exercises))
 }
 
+/// Refuses, with one line, a command of the kit's maintainers (`check`, `grade --solutions`,
+/// `handout`, `gradescope-package`) in a students' copy of the kit: a copy has no
+/// `solutions/`, which all of them need (or, for a handout, must not be made from).
+pub fn refuse_in_students_copy(root: &Path, command: &str) -> anyhow::Result<()> {
+    if !root.join("solutions").is_dir() {
+        bail!(
+            "`cargo lab {command}` is for the kit's maintainers: this is a students' copy of \
+             the kit (it has no solutions/). Try `cargo test -p ex01` or `cargo lab grade`"
+        );
+    }
+    Ok(())
+}
+
 /// The exercises named by `--only` (an id like `ex03` or a folder name), or all of them when
 /// it is empty. An unknown name is an error that lists the kit's exercises.
 pub fn select(all: &[Exercise], only: &[String]) -> anyhow::Result<Vec<Exercise>> {
