@@ -7,6 +7,7 @@
 //! - [`libtest`]: reading what a libtest binary prints.
 //! - [`mistakes`]: each exercise's catalogue of known wrong answers, which `cargo lab check`
 //!   grades to prove the tests catch and name them.
+//! - [`spy`]: the relay behind `cargo lab spy`, printing each conversation as a timeline.
 //! - [`process`]: running a child process with a time limit and capped output.
 //! - [`workspace`]: finding the kit's exercises on disk.
 //!
@@ -18,4 +19,5 @@ pub mod grade;
 pub mod libtest;
 pub mod mistakes;
 pub mod process;
+pub mod spy;
 pub mod workspace;

@@ -41,7 +41,10 @@ fn the_handout_is_the_committed_skeletons_and_its_readme_is_true() {
 
     // By default the uncommitted change is refused, with one line naming it.
     let handout = temp.path().join("netlab-student");
-    let refused = lab(&instructor, &["handout", "--out", handout.to_str().unwrap()]);
+    let refused = lab(
+        &instructor,
+        &["handout", "--out", handout.to_str().unwrap()],
+    );
     let error = one_line_error(&refused);
     assert!(
         error.contains(EX01) && error.contains("uncommitted"),
@@ -144,7 +147,11 @@ fn the_handout_is_the_committed_skeletons_and_its_readme_is_true() {
     fs::remove_dir_all(instructor.join(".git")).unwrap();
     let no_git = lab(
         &instructor,
-        &["handout", "--out", temp.path().join("third").to_str().unwrap()],
+        &[
+            "handout",
+            "--out",
+            temp.path().join("third").to_str().unwrap(),
+        ],
     );
     let error = one_line_error(&no_git);
     assert!(
@@ -184,10 +191,7 @@ fn readme_commands_work_in(handout: &Path, exercises: &[lab_cli::workspace::Exer
     assert!(!some.is_empty() && some.len() < cases.len());
     assert!(some.iter().all(|c| c.name.contains("receive_some")));
     // A plain `cargo test` is the exercises' graded tests, not the kit's self-test.
-    let metadata = cargo(
-        handout,
-        &["metadata", "--format-version", "1", "--no-deps"],
-    );
+    let metadata = cargo(handout, &["metadata", "--format-version", "1", "--no-deps"]);
     let metadata: Value = serde_json::from_str(&success(&metadata, "cargo metadata")).unwrap();
     let defaults = metadata["workspace_default_members"].as_array().unwrap();
     assert_eq!(defaults.len(), exercises.len());
@@ -238,8 +242,8 @@ fn readme_commands_work_in(handout: &Path, exercises: &[lab_cli::workspace::Exer
                 "json",
             ],
         );
-        let report: Value = serde_json::from_str(&success(&graded, "grading an empty one"))
-            .unwrap();
+        let report: Value =
+            serde_json::from_str(&success(&graded, "grading an empty one")).unwrap();
         check_json_schema(&report);
         assert_eq!(report["score"].as_f64(), Some(0.0), "{report:#}");
         assert!(report["max_score"].as_f64().unwrap() > 0.0);

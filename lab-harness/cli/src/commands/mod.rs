@@ -6,6 +6,7 @@ mod grade;
 mod gradescope;
 mod handout;
 mod serve;
+mod spy;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -21,6 +22,9 @@ use clap::Parser;
 pub enum Command {
     /// Run the reference echo server that the class connects to.
     Serve(serve::Args),
+    /// Relay between your program and a server, printing each conversation as the timeline
+    /// the graded tests show (bytes, half-closes, resets, pauses, who closed first).
+    Spy(spy::Args),
     /// Check the kit itself: every solution passes its graded tests, every skeleton builds
     /// without warnings and fails every graded test with "not yet implemented".
     Check(check::Args),
@@ -40,6 +44,7 @@ impl Command {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         match self {
             Command::Serve(args) => serve::run(args),
+            Command::Spy(args) => spy::run(args),
             Command::Check(args) => check::run(args),
             Command::Bench(args) => bench::run(args),
             Command::Grade(args) => grade::run(args),
