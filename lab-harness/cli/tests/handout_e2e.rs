@@ -109,7 +109,7 @@ fn the_handout_is_the_committed_skeletons_and_its_readme_is_true() {
     }
     let manifest = fs::read_to_string(handout.join("Cargo.toml")).unwrap();
     assert!(
-        !manifest.contains("solutions") && !manifest.contains("bench-peers"),
+        !manifest.contains("solutions/") && !manifest.contains("\"bench-peers\""),
         "{manifest}"
     );
     let lock = fs::read_to_string(handout.join("Cargo.lock")).unwrap();
