@@ -168,6 +168,7 @@ fn readme_commands_work_in(handout: &Path, exercises: &[lab_cli::workspace::Exer
         "cargo test -p ex01 receive_some",
         "cargo clippy -p ex01",
         "cargo lab serve ",
+        "cargo lab spy --listen ",
         "cargo lab grade ",
     ] {
         assert!(readme.contains(command), "{command}: {readme}");
@@ -224,6 +225,12 @@ fn readme_commands_work_in(handout: &Path, exercises: &[lab_cli::workspace::Exer
         let error = one_line_error(&refused);
         assert!(error.contains("students' copy"), "{args:?}: {error}");
     }
+
+    // `cargo lab spy` is there (its own tests run it between real peers): asked without a
+    // server, it says what it needs in one line.
+    let spy = cargo(handout, &["lab", "spy", "--listen", "127.0.0.1:0"]);
+    assert_eq!(spy.status.code(), Some(2));
+    assert!(one_line_error(&spy).contains("--to"));
 
     // The copy's grader, on an empty submission: zero.
     if sandbox_available() {

@@ -212,6 +212,9 @@ You need Rust (<https://rustup.rs>). Everything below runs from this folder.
 cargo lab serve                  # a reference echo server on 127.0.0.1:5151 (line mode)
 cargo lab serve --mode raw       # bytes come back exactly as sent (RFC 862)
 nc 127.0.0.1 5151                # type a line, see it echoed (Windows: ncat, or PuTTY \"Raw\")
+cargo lab spy --listen 127.0.0.1:6000 --to 127.0.0.1:5151
+                                 # connect your program to port 6000 instead: the spy
+                                 # passes everything on and prints the conversation
 ```
 
 ## Your score
