@@ -435,3 +435,27 @@ fn bad_arguments_get_one_line_and_exit_status_2() {
         assert!(error.contains(words), "{args:?}: {error}");
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_the_spy_cleanly() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (mut spy, _) = spy_to(listener.local_addr().unwrap());
+    let sent = Command::new("kill")
+        .args(["-INT", &spy.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let until = Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(status) = spy.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < until, "Ctrl-C did not stop the spy");
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    spy.wait_for("the last line", |l| {
+        l == "spy stopped: relayed 0 connections"
+    });
+}
