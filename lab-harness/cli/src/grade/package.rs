@@ -46,7 +46,7 @@ pub fn build(root: &Path, options: &Options) -> anyhow::Result<Vec<u8>> {
         Entry::script("setup.sh", setup_sh(options)),
         Entry::script("run_autograder", run_autograder(options)),
     ];
-    // Sorted by path (see `handout::files`), so the archive's order never depends on the
+    // Sorted by path (see `committed::students_copy`), so the archive's order never depends on the
     // order a folder lists its files in.
     let committed = committed::Options {
         ignore_uncommitted: options.ignore_uncommitted,
