@@ -106,6 +106,13 @@ impl Base {
         let manifest_time = fs::metadata(kit.root.join("Cargo.toml"))?.modified()?;
         stage::write_files(&files, &base_kit, manifest_time, false)
             .with_context(|| format!("cannot write {}", base_kit.display()))?;
+        // The handout's workspace has fewer members than the kit's: its lock file must list
+        // only theirs, or a `--locked` build refuses it. Its time stays the kit's.
+        super::committed::prune_lock(&base_kit)?;
+        fs::File::options()
+            .write(true)
+            .open(base_kit.join("Cargo.lock"))?
+            .set_modified(fs::metadata(kit.root.join("Cargo.lock"))?.modified()?)?;
         let mut exercises = workspace::exercises(&base_kit)?;
         stage::seal_tests(&base_kit, &exercises)?;
         // Only what will be graded is built, listed and checked (the rest, next time).

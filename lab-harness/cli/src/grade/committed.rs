@@ -117,15 +117,10 @@ fn handed_out(path: &str) -> bool {
         .any(|p| p.starts_with('.') && !handout::HIDDEN_KEPT.contains(p));
     let left_out = handout::LEFT_OUT
         .iter()
-        .chain(STUDENTS_DO_NOT_USE)
         .any(|gone| path == *gone || path.starts_with(&format!("{gone}/")));
     // The kit's README is for the kit: the copy gets one written for students.
     !hidden && !left_out && !parts.contains(&"target")
 }
-
-/// What the working-folder walk keeps but students cannot use: the instructor's benchmark
-/// peers and scripts (the copy's workspace drops `bench-peers` from its members).
-const STUDENTS_DO_NOT_USE: &[&str] = &["bench-peers", "scripts"];
 
 /// One file of `HEAD`.
 struct TreeEntry {
@@ -276,7 +271,7 @@ fn write(path: &Path, data: &[u8], executable: bool) -> anyhow::Result<()> {
 /// Drops from the copy's `Cargo.lock` the packages only the kit has (solutions, bench
 /// peers and their dependencies), without changing any version: cargo does it offline
 /// while it reads the workspace.
-fn prune_lock(kit: &Path) -> anyhow::Result<()> {
+pub fn prune_lock(kit: &Path) -> anyhow::Result<()> {
     let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .args(["metadata", "--format-version", "1", "--offline"])
         .current_dir(kit)

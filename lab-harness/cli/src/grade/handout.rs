@@ -43,6 +43,10 @@ pub const LEFT_OUT: &[&str] = &[
     "DEVELOPERS.md",
     "README.md",
     "docs/book",
+    // The instructor's benchmark peers and scripts: the copy's workspace drops `bench-peers`
+    // from its members (and its `Cargo.lock` is pruned to match, see `committed::prune_lock`).
+    "bench-peers",
+    "scripts",
 ];
 
 /// Hidden entries that are handed out (any other name starting with `.` is not).
