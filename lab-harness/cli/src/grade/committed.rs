@@ -19,7 +19,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::fs;
 use std::hash::{Hash, Hasher};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ use anyhow::{Context, bail};
 use super::handout::{self, KitFile, Source};
 use super::place::Place;
 use super::stage::TempDir;
-use super::{Status, batch, build, run};
+use super::{batch, build};
 use crate::workspace;
 
 /// What to do with uncommitted changes.
@@ -41,8 +41,6 @@ pub struct Options {
 /// How long building the copy's exercises may take (a cold build of the harness's
 /// dependencies takes minutes on a small machine).
 const BUILD_LIMIT: Duration = Duration::from_secs(30 * 60);
-/// How long one exercise's skeleton tests may take (they stop at the first `todo!()`).
-const TEST_LIMIT: Duration = Duration::from_secs(120);
 
 /// The files of the students' copy of the kit at `root`, read from `HEAD` and checked (see
 /// the module's header). Every file comes from the check folder, where it was verified.
@@ -304,40 +302,21 @@ fn verify_skeletons(
     targets.dedup();
     let built =
         build::build(&place, &packages, &targets, BUILD_LIMIT).context("cannot run cargo")?;
+    let listings = batch::list_graded_tests(&place, &built, exercises)?;
     let scratch = TempDir::new("handout-check").context("cannot create a temporary folder")?;
-    for exercise in exercises {
-        let mut tests = Vec::new();
-        for target in super::test_targets(exercise) {
-            let Some(executable) = built.executable(&exercise.package, &target) else {
-                bail!(
-                    "the committed {} does not build: {}",
-                    exercise.folder,
-                    built.why_not_built(&exercise.package, &target)
-                );
-            };
-            let names = run::list(&place.host_path(executable), Duration::from_secs(60))?
-                .map_err(anyhow::Error::msg)?;
-            tests.extend(names.into_iter().map(|name| run::TestToRun {
-                shown: name.clone(),
-                name,
-                executable: executable.to_string(),
-                package: exercise.package.clone(),
-                package_dir: PathBuf::from("exercises").join(&exercise.folder),
-            }));
-        }
-        let results = run::run_tests(&place, &tests, TEST_LIMIT, scratch.path());
-        if let Some(result) = results.iter().find(|r| r.status != Status::NotStarted) {
-            bail!(
-                "the committed exercises/{} is not a skeleton: its test `{}` {} ({}); every \
-                 graded test must fail with \"not yet implemented\" before it is handed out \
-                 (commit its skeleton, e.g. `git checkout <commit> -- exercises/{}/src`)",
-                exercise.folder,
-                result.name,
-                result.status.words(),
-                result.message.lines().next().unwrap_or("no message"),
-                exercise.folder
-            );
-        }
+    if let Some((exercise, result)) =
+        batch::first_not_skeleton(&place, exercises, &built, &listings, scratch.path())?
+    {
+        bail!(
+            "the committed exercises/{} is not a skeleton: its test `{}` {} ({}); every \
+             graded test must fail with \"not yet implemented\" before it is handed out \
+             (commit its skeleton, e.g. `git checkout <commit> -- exercises/{}/src`)",
+            exercise.folder,
+            result.name,
+            result.status.words(),
+            result.message.lines().next().unwrap_or("no message"),
+            exercise.folder
+        );
     }
     Ok(())
 }
