@@ -13,7 +13,8 @@
 //! The files are written to a check folder in the kit's target folder
 //! (`target/handout-check/kit`), the copy's `Cargo.lock` is pruned there to the copy's own
 //! packages (its workspace has no solutions and no bench peers, and the grader builds with
-//! `--locked`), and its graded tests are run once for each content of the copy.
+//! `--locked`), and its graded tests are run once for each content of the copy, built in a
+//! target folder of their own (`target/handout-check/target`).
 
 use std::collections::hash_map::DefaultHasher;
 use std::fs;
@@ -97,7 +98,11 @@ pub fn students_copy(root: &Path, options: Options) -> anyhow::Result<Vec<KitFil
     let stamp = format!("{:016x}", stamp.finish());
     let stamp_path = check.join("skeletons-verified");
     if fs::read_to_string(&stamp_path).ok().as_deref() != Some(stamp.as_str()) {
-        verify_skeletons(&kit, &batch::kit_target(root), &exercises)?;
+        // A target folder of its own: cargo names a workspace member's build by its path
+        // inside the workspace, so building the copy in the kit's target folder would put
+        // the committed skeletons where the kit's own (newer) builds are, and cargo would
+        // take them for fresh.
+        verify_skeletons(&kit, &check.join("target"), &exercises)?;
         fs::write(&stamp_path, &stamp)?;
     }
 
