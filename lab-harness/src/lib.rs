@@ -47,7 +47,7 @@ pub use ports::{ClosedPort, FullBacklog};
 pub use program::{Program, ProgramRun, Stopped};
 pub use record::{ConnectionRecord, Ending, Recording, Totals};
 pub use scripted::{ScriptedServer, Step};
-pub use timeline::{Event, Side, Timeline, What};
+pub use timeline::{Event, LiveTimeline, Side, Timeline, What};
 pub use under_test::{ServerProcess, ServerThread};
 pub use verdict::{SEAL_TEST, seal_verdicts};
 pub use watchdog::{DEADLINE_EXPIRED, Watchdog, within};

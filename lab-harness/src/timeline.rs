@@ -12,6 +12,9 @@
 //!   2000.4 ms  still open
 //! ```
 //!
+//! [`LiveTimeline`] gives the same lines one by one while the conversation happens (`cargo lab
+//! spy`).
+//!
 //! Memory stays bounded whatever the code under test does: consecutive pieces of data in the
 //! same direction are merged into one line (with how many pieces they came in), each line
 //! keeps only the start and the end of its bytes, and only the first and the last events of
@@ -208,34 +211,124 @@ impl Timeline {
             if dropped > 0 && index == self.first.len() {
                 let _ = writeln!(text, "{indent}           … {dropped} more events …");
             }
-            if let Some(before) = previous
-                && event.at.saturating_sub(before) >= GAP
-            {
-                let _ = writeln!(
-                    text,
-                    "{indent}           ({} with nothing on the wire)",
-                    seconds(event.at - before)
-                );
-            }
-            let _ = writeln!(text, "{indent}{} {}", stamp(event.at), line(&event.what));
-            previous = Some(match &event.what {
-                What::Data { until, .. } => *until,
-                _ => event.at,
-            });
+            previous = Some(render_event(&mut text, indent, event, previous));
         }
         if let Some(now) = now {
-            if let Some(before) = previous
-                && now.saturating_sub(before) >= GAP
-            {
-                let _ = writeln!(
-                    text,
-                    "{indent}           ({} with nothing on the wire)",
-                    seconds(now - before)
-                );
-            }
-            let _ = writeln!(text, "{indent}{} still open", stamp(now));
+            render_still_open(&mut text, indent, now, previous);
         }
         text.truncate(text.trim_end().len());
+        text
+    }
+}
+
+/// Writes `event`'s line (after a line for the pause before it, if long) and returns when it
+/// ended (the end of merged data), for the next event's pause.
+fn render_event(
+    text: &mut String,
+    indent: &str,
+    event: &Event,
+    previous: Option<Duration>,
+) -> Duration {
+    if let Some(before) = previous
+        && event.at.saturating_sub(before) >= GAP
+    {
+        let _ = writeln!(
+            text,
+            "{indent}           ({} with nothing on the wire)",
+            seconds(event.at - before)
+        );
+    }
+    let _ = writeln!(text, "{indent}{} {}", stamp(event.at), line(&event.what));
+    match &event.what {
+        What::Data { until, .. } => *until,
+        _ => event.at,
+    }
+}
+
+fn render_still_open(text: &mut String, indent: &str, now: Duration, previous: Option<Duration>) {
+    if let Some(before) = previous
+        && now.saturating_sub(before) >= GAP
+    {
+        let _ = writeln!(
+            text,
+            "{indent}           ({} with nothing on the wire)",
+            seconds(now - before)
+        );
+    }
+    let _ = writeln!(text, "{indent}{} still open", stamp(now));
+}
+
+/// A timeline printed while it happens (`cargo lab spy`): the same lines as
+/// [`Timeline::render`], each given out as soon as it is final. Data waits while more of it
+/// in the same direction may still be merged into its line, at most until [`LiveTimeline::stale`]
+/// says so. Memory is constant: only that one line of data is held.
+#[derive(Debug, Default)]
+pub struct LiveTimeline {
+    /// The latest data line, still growing.
+    pending: Option<Event>,
+    /// When the last line given out ended.
+    previous: Option<Duration>,
+}
+
+impl LiveTimeline {
+    pub fn new() -> LiveTimeline {
+        LiveTimeline::default()
+    }
+
+    /// Adds an event; returns the lines that are now final (each ending in a newline, each
+    /// starting with `indent`), often none.
+    pub fn push(&mut self, indent: &str, at: Duration, what: What) -> String {
+        let mut text = String::new();
+        if let What::Data { .. } = what {
+            let mut line = Timeline::new();
+            if let Some(pending) = self.pending.take() {
+                line.push(pending.at, pending.what);
+            }
+            line.push(at, what);
+            // Merged: still one (pending) line; else the older one is final.
+            let mut events: Vec<Event> = line.first;
+            self.pending = events.pop();
+            for event in events {
+                self.previous = Some(render_event(&mut text, indent, &event, self.previous));
+            }
+            return text;
+        }
+        text.push_str(&self.flush(indent));
+        let event = Event { at, what };
+        self.previous = Some(render_event(&mut text, indent, &event, self.previous));
+        text
+    }
+
+    /// Data of `bytes` from `from` (only the start and the end of them are kept).
+    pub fn data(&mut self, indent: &str, at: Duration, from: Side, bytes: &[u8]) -> String {
+        self.push(indent, at, data(at, from, bytes.len() as u64, bytes, true))
+    }
+
+    /// The pending data line, if nothing has been added to it for a while by `now` (no more
+    /// can be merged into it); else nothing.
+    pub fn stale(&mut self, indent: &str, now: Duration) -> String {
+        match &self.pending {
+            Some(Event {
+                what: What::Data { until, .. },
+                ..
+            }) if now.saturating_sub(*until) > MERGE => self.flush(indent),
+            _ => String::new(),
+        }
+    }
+
+    /// The pending data line, if any, now.
+    pub fn flush(&mut self, indent: &str) -> String {
+        let mut text = String::new();
+        if let Some(event) = self.pending.take() {
+            self.previous = Some(render_event(&mut text, indent, &event, self.previous));
+        }
+        text
+    }
+
+    /// The pending line and a last line for a connection still open at `now`.
+    pub fn still_open(&mut self, indent: &str, now: Duration) -> String {
+        let mut text = self.flush(indent);
+        render_still_open(&mut text, indent, now, self.previous);
         text
     }
 }
@@ -407,6 +500,54 @@ mod tests {
             "{text}"
         );
         assert!(text.lines().count() < 70, "{text}");
+    }
+
+    #[test]
+    fn a_live_timeline_gives_the_same_lines_as_a_rendered_one() {
+        let events = [
+            (
+                ms(0),
+                What::Connected {
+                    client: "127.0.0.1:53122".parse().unwrap(),
+                    server: "127.0.0.1:40811".parse().unwrap(),
+                },
+            ),
+            (ms(1), data(ms(1), Side::Client, 3, b"hel", true)),
+            (ms(5), data(ms(5), Side::Client, 3, b"lo\n", true)),
+            (ms(400), data(ms(400), Side::Server, 7, b"hello\r\n", true)),
+            (ms(401), What::Shutdown { by: Side::Client }),
+            (ms(402), What::Reset { by: Side::Server }),
+        ];
+        let mut timeline = Timeline::new();
+        let mut live = LiveTimeline::new();
+        let mut printed = String::new();
+        for (at, what) in events {
+            timeline.push(at, what.clone());
+            printed.push_str(&live.push("#1 ", at, what));
+        }
+        printed.push_str(&live.still_open("#1 ", ms(3000)));
+        assert_eq!(
+            printed.trim_end(),
+            timeline.render("#1 ", Some(ms(3000))),
+            "{printed}"
+        );
+        assert!(printed.contains("6 bytes in 2 pieces \"hello\\n\" (ends with \\n, no \\r)"));
+    }
+
+    #[test]
+    fn live_data_waits_for_more_then_goes_out_when_stale() {
+        let mut live = LiveTimeline::new();
+        assert_eq!(
+            live.push("", ms(10), data(ms(10), Side::Client, 2, b"hi", true)),
+            ""
+        );
+        assert_eq!(live.stale("", ms(20)), "", "more may still come");
+        let line = live.stale("", ms(100));
+        assert_eq!(
+            line,
+            "    10.0 ms  client -> server  2 bytes \"hi\" (no line ending)\n"
+        );
+        assert_eq!(live.flush(""), "");
     }
 
     #[test]

@@ -143,9 +143,8 @@ fn a_whole_conversation_with_the_line_server() {
         server.recording().describe()
     );
     for (message, reply) in messages.iter().zip(&replies) {
-        assert_eq!(
-            reply,
-            message,
+        assert!(
+            reply == message,
             "sent {} to the line server, which answers each line with the same line; \
              receive_response returned {}: {}\n{}",
             show_bytes(message.as_bytes()),
@@ -302,9 +301,8 @@ fn receive_response_returns_the_line_without_its_ending(
             server.recording().describe()
         )
     });
-    assert_eq!(
-        got,
-        expected,
+    assert!(
+        got == expected,
         "the server answered {}; receive_response returned {}, expected {}: {}\n{}",
         show_bytes(sent.as_bytes()),
         show_bytes(got.as_bytes()),
@@ -338,9 +336,8 @@ fn receive_response_keeps_the_second_of_two_lines_sent_in_one_write() {
             server.recording().describe()
         )
     });
-    assert_eq!(
-        first,
-        "one",
+    assert!(
+        first == "one",
         "the server sent \"one\\r\\ntwo\\r\\n\"; the first receive_response returned {}: {}\n{}",
         show_bytes(first.as_bytes()),
         explain_line(b"one\r\ntwo\r\n", "one", &first),

@@ -10,6 +10,7 @@
 //!   grades to prove the tests catch and name them.
 //! - [`progress`]: running a student's graded tests in place and summing them up for
 //!   `cargo lab`, `watch` and `hint`.
+//! - [`spy`]: the relay behind `cargo lab spy`, printing each conversation as a timeline.
 //! - [`process`]: running a child process with a time limit and capped output.
 //! - [`workspace`]: finding the kit's exercises on disk.
 //!
@@ -23,4 +24,5 @@ pub mod libtest;
 pub mod mistakes;
 pub mod process;
 pub mod progress;
+pub mod spy;
 pub mod workspace;

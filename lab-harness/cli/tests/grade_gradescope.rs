@@ -39,6 +39,9 @@ fn the_autograder_package_grades_a_submission_in_a_fake_gradescope() {
             "ex01",
             "--timeout-per-exercise",
             "30",
+            // The package is the last commit; this test is about the package, not about a
+            // developer's uncommitted work (handout_e2e tests that refusal).
+            "--ignore-uncommitted",
         ],
     );
     success(&output, "building the package");
@@ -58,6 +61,10 @@ fn the_autograder_package_grades_a_submission_in_a_fake_gradescope() {
     assert!(
         !modes.keys().any(|name| name.starts_with("kit/solutions")),
         "no solutions in the package"
+    );
+    assert!(
+        !modes.keys().any(|name| name.starts_with("kit/bench-peers")),
+        "no bench peers in the package"
     );
     let submission = root.join("submission/exercises/ex01-raw-send-recv/src");
     fs::create_dir_all(&submission).unwrap();

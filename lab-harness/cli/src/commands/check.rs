@@ -45,6 +45,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (root, all) = super::kit()?;
+    super::refuse_in_students_copy(&root, "check")?;
     let exercises = super::select(&all, &args.only)?;
 
     let config = Config::load(&root, &all)?;

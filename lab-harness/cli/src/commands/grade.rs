@@ -99,6 +99,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn grade(args: Args, signals: &Signals) -> anyhow::Result<ExitCode> {
     let (root, all) = super::kit()?;
+    if args.solutions {
+        super::refuse_in_students_copy(&root, "grade --solutions")?;
+    }
     let selected = super::select(&all, &args.only)?;
     let config = Config::load(&root, &all)?;
     let limits = Limits {

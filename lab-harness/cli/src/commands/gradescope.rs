@@ -31,10 +31,15 @@ pub struct Args {
     /// submission could forge its own results.
     #[arg(long)]
     unsandboxed: bool,
+    /// Package the last commit even though files have uncommitted changes (they are left
+    /// out) rather than refusing.
+    #[arg(long)]
+    ignore_uncommitted: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (root, exercises) = super::kit()?;
+    super::refuse_in_students_copy(&root, "gradescope-package")?;
     for id in &args.only {
         if !exercises.iter().any(|e| e.id() == id || e.folder == *id) {
             let ids: Vec<&str> = exercises.iter().map(Exercise::id).collect();
@@ -49,15 +54,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         timeout_per_exercise: args.timeout_per_exercise,
         toolchain: args.toolchain.unwrap_or_else(package::local_toolchain),
         unsandboxed: args.unsandboxed,
+        ignore_uncommitted: args.ignore_uncommitted,
     };
-    let zip = package::build(&root, &exercises, &options)?;
+    let zip = package::build(&root, &options)?;
     if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     fs::write(&args.out, &zip).with_context(|| format!("cannot write {}", args.out.display()))?;
     println!(
-        "wrote {} ({} KiB): setup.sh, run_autograder and the kit without solutions (Rust {})",
+        "wrote {} ({} KiB): setup.sh, run_autograder and the last commit's skeletons, no solutions (Rust {})",
         args.out.display(),
         zip.len().div_ceil(1024),
         options.toolchain

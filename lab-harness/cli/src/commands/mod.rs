@@ -8,6 +8,7 @@ mod handout;
 mod hint;
 mod progress;
 mod serve;
+mod spy;
 mod watch;
 
 use std::path::{Path, PathBuf};
@@ -33,6 +34,9 @@ pub enum Command {
     Hint(hint::Args),
     /// Run the reference echo server that the class connects to.
     Serve(serve::Args),
+    /// Relay between your program and a server, printing each conversation as the timeline
+    /// the graded tests show (bytes, half-closes, resets, pauses, who closed first).
+    Spy(spy::Args),
     /// Check the kit itself: every solution passes its graded tests, every skeleton builds
     /// without warnings and fails every graded test with "not yet implemented".
     Check(check::Args),
@@ -55,6 +59,7 @@ impl Command {
             Command::Watch(args) => watch::run(args),
             Command::Hint(args) => hint::run(args),
             Command::Serve(args) => serve::run(args),
+            Command::Spy(args) => spy::run(args),
             Command::Check(args) => check::run(args),
             Command::Bench(args) => bench::run(args),
             Command::Grade(args) => grade::run(args),
@@ -80,6 +85,19 @@ pub fn kit() -> anyhow::Result<(PathBuf, Vec<Exercise>)> {
         );
     }
     Ok((root, exercises))
+}
+
+/// Refuses, with one line, a command of the kit's maintainers (`check`, `grade --solutions`,
+/// `handout`, `gradescope-package`) in a students' copy of the kit: a copy has no
+/// `solutions/`, which all of them need (or, for a handout, must not be made from).
+pub fn refuse_in_students_copy(root: &Path, command: &str) -> anyhow::Result<()> {
+    if !root.join("solutions").is_dir() {
+        bail!(
+            "`cargo lab {command}` is for the kit's maintainers: this is a students' copy of \
+             the kit (it has no solutions/). Try `cargo test -p ex01` or `cargo lab grade`"
+        );
+    }
+    Ok(())
 }
 
 /// The exercises named by `--only` (an id like `ex03` or a folder name), or all of them when

@@ -106,6 +106,13 @@ impl Base {
         let manifest_time = fs::metadata(kit.root.join("Cargo.toml"))?.modified()?;
         stage::write_files(&files, &base_kit, manifest_time, false)
             .with_context(|| format!("cannot write {}", base_kit.display()))?;
+        // The handout's workspace has fewer members than the kit's: its lock file must list
+        // only theirs, or a `--locked` build refuses it. Its time stays the kit's.
+        super::committed::prune_lock(&base_kit)?;
+        fs::File::options()
+            .write(true)
+            .open(base_kit.join("Cargo.lock"))?
+            .set_modified(fs::metadata(kit.root.join("Cargo.lock"))?.modified()?)?;
         let mut exercises = workspace::exercises(&base_kit)?;
         stage::seal_tests(&base_kit, &exercises)?;
         // Only what will be graded is built, listed and checked (the rest, next time).
@@ -132,29 +139,16 @@ impl Base {
         if process::interrupted() {
             bail!("interrupted while building the kit");
         }
-        let mut listings = Listings::new();
-        for exercise in &exercises {
-            for target in super::test_targets(exercise) {
-                let Some(executable) = built.executable(&exercise.package, &target) else {
-                    bail!(
-                        "the kit's own {} does not build for grading: {}",
-                        exercise.folder,
-                        built.why_not_built(&exercise.package, &target)
-                    );
-                };
-                let names = run::list(&place.host_path(executable), Duration::from_secs(60))?
-                    .map_err(anyhow::Error::msg)?;
-                // The seal must run before every graded test (libtest runs them in name
-                // order); a verdict log would say so anyway, this says it once, clearly.
-                if let Some(name) = names.iter().find(|n| n.as_str() < lab_harness::SEAL_TEST) {
-                    bail!(
-                        "the graded test `{name}` of {} sorts before the grader's seal test \
-                         (`{}`): rename it (test names are snake_case)",
-                        exercise.folder,
-                        lab_harness::SEAL_TEST
-                    );
-                }
-                listings.insert((exercise.package.clone(), target), names);
+        let listings = list_graded_tests(&place, &built, &exercises)?;
+        for ((package, _), names) in &listings {
+            // The seal must run before every graded test (libtest runs them in name
+            // order); a verdict log would say so anyway, this says it once, clearly.
+            if let Some(name) = names.iter().find(|n| n.as_str() < lab_harness::SEAL_TEST) {
+                bail!(
+                    "the graded test `{name}` of {package} sorts before the grader's seal test \
+                     (`{}`): rename it (test names are snake_case)",
+                    lab_harness::SEAL_TEST
+                );
             }
         }
         verify_skeletons(&place, &exercises, &built, &listings, &dir)?;
@@ -185,6 +179,59 @@ fn verify_skeletons(
         return Ok(());
     }
     let scratch = TempDir::new("skeletons").context("cannot create a temporary folder")?;
+    if let Some((exercise, result)) =
+        first_not_skeleton(place, exercises, built, listings, scratch.path())?
+    {
+        bail!(
+            "the kit's {} is not a skeleton any more: its test `{}` {} ({}); a submission \
+             without that exercise would be graded with it. Restore its src/ (for example \
+             `git checkout -- exercises/{}/src`) or grade from a clean copy of the kit",
+            exercise.folder,
+            result.name,
+            result.status.words(),
+            result.message.lines().next().unwrap_or("no message"),
+            exercise.folder
+        );
+    }
+    fs::write(&stamp_path, stamp)?;
+    Ok(())
+}
+
+/// The names of the graded tests of `exercises`, listed by their test binaries in `built`.
+/// An error when one of them did not build (the kit's own code must).
+pub(super) fn list_graded_tests(
+    place: &Place,
+    built: &build::Build,
+    exercises: &[Exercise],
+) -> anyhow::Result<Listings> {
+    let mut listings = Listings::new();
+    for exercise in exercises {
+        for target in super::test_targets(exercise) {
+            let Some(executable) = built.executable(&exercise.package, &target) else {
+                bail!(
+                    "the kit's own {} does not build for grading: {}",
+                    exercise.folder,
+                    built.why_not_built(&exercise.package, &target)
+                );
+            };
+            let names = run::list(&place.host_path(executable), Duration::from_secs(60))?
+                .map_err(anyhow::Error::msg)?;
+            listings.insert((exercise.package.clone(), target), names);
+        }
+    }
+    Ok(listings)
+}
+
+/// The first exercise (with its test) of which a graded test does not fail with "not yet
+/// implemented", or `None` when every one does: the check that a kit (or a handout) is made
+/// of skeletons. Used by the grader's base and by `committed::students_copy`.
+pub(super) fn first_not_skeleton<'a>(
+    place: &Place,
+    exercises: &'a [Exercise],
+    built: &build::Build,
+    listings: &Listings,
+    scratch: &Path,
+) -> anyhow::Result<Option<(&'a Exercise, run::RawResult)>> {
     for exercise in exercises {
         let mut tests = Vec::new();
         for ((package, target), names) in listings {
@@ -202,28 +249,18 @@ fn verify_skeletons(
                 package_dir: Path::new("exercises").join(&exercise.folder),
             }));
         }
-        let results = run::run_tests(place, &tests, SKELETON_LIMIT, scratch.path());
+        let results = run::run_tests(place, &tests, SKELETON_LIMIT, scratch);
         if process::interrupted() {
             bail!("interrupted while checking the kit's skeletons");
         }
         if let Some(result) = results
-            .iter()
+            .into_iter()
             .find(|r| r.status != super::Status::NotStarted)
         {
-            bail!(
-                "the kit's {} is not a skeleton any more: its test `{}` {} ({}); a submission \
-                 without that exercise would be graded with it. Restore its src/ (for example \
-                 `git checkout -- exercises/{}/src`) or grade from a clean copy of the kit",
-                exercise.folder,
-                result.name,
-                result.status.words(),
-                result.message.lines().next().unwrap_or("no message"),
-                exercise.folder
-            );
+            return Ok(Some((exercise, result)));
         }
     }
-    fs::write(&stamp_path, stamp)?;
-    Ok(())
+    Ok(None)
 }
 
 /// How long one exercise's skeleton tests may take (they stop at the first `todo!()`).

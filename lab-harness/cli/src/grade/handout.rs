@@ -1,5 +1,8 @@
-//! The students' copy of the kit (`cargo lab handout`), also the base of every staged
-//! submission ([`super::stage`]) and of the Gradescope package ([`super::package`]).
+//! What goes into the students' copy of the kit: the rules, the root `Cargo.toml` and the
+//! README written for students. [`super::committed`] applies them to the last commit (what
+//! `cargo lab handout` and the Gradescope package hand out); [`files`] applies them to the
+//! folder as it is, the base of every staged submission ([`super::stage`]), which the
+//! grader checks is still made of skeletons.
 //!
 //! It is the kit without what students must not have or do not need: no `solutions/`, no
 //! kit CI (`.ci/`), no self-tests of the `lab` command (`lab-harness/cli/tests/`, which grade the solutions),
@@ -32,7 +35,7 @@ pub enum Source {
 }
 
 /// Paths (relative to the kit) that are never handed out.
-const LEFT_OUT: &[&str] = &[
+pub const LEFT_OUT: &[&str] = &[
     "solutions",
     ".ci",
     ".git",
@@ -40,10 +43,14 @@ const LEFT_OUT: &[&str] = &[
     "DEVELOPERS.md",
     "README.md",
     "docs/book",
+    // The instructor's benchmark peers and scripts: the copy's workspace drops `bench-peers`
+    // from its members (and its `Cargo.lock` is pruned to match, see `committed::prune_lock`).
+    "bench-peers",
+    "scripts",
 ];
 
 /// Hidden entries that are handed out (any other name starting with `.` is not).
-const HIDDEN_KEPT: &[&str] = &[".cargo", ".gitignore", ".config"];
+pub const HIDDEN_KEPT: &[&str] = &[".cargo", ".gitignore", ".config"];
 
 /// The files of the student handout of the kit at `root`. `skip`: a folder never to enter
 /// (where the handout is being written, if it is inside the kit).
@@ -140,7 +147,7 @@ pub fn student_manifest(manifest: &str) -> anyhow::Result<String> {
     let kept: Array = members
         .iter()
         .filter_map(Value::as_str)
-        .filter(|member| !member.starts_with("solutions"))
+        .filter(|member| !member.starts_with("solutions") && !member.starts_with("bench-peers"))
         .collect();
     // The comment lines above each key (and blank lines between keys) are the key's prefix;
     // a comment at the end of a line stays with its value.
@@ -209,6 +216,9 @@ You need Rust (<https://rustup.rs>). Everything below runs from this folder.
 cargo lab serve                  # a reference echo server on 127.0.0.1:5151 (line mode)
 cargo lab serve --mode raw       # bytes come back exactly as sent (RFC 862)
 nc 127.0.0.1 5151                # type a line, see it echoed (Windows: ncat, or PuTTY \"Raw\")
+cargo lab spy --listen 127.0.0.1:6000 --to 127.0.0.1:5151
+                                 # connect your program to port 6000 instead: the spy
+                                 # passes everything on and prints the conversation
 ```
 
 ## Your score

@@ -17,6 +17,7 @@
 
 pub mod batch;
 pub mod build;
+pub mod committed;
 pub mod config;
 pub mod csv;
 pub mod gradescope;

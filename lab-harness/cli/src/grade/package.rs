@@ -1,7 +1,7 @@
 //! The Gradescope autograder package (`cargo lab gradescope-package`).
 //!
-//! A zip with, at its root, the two scripts Gradescope runs and the student handout of the
-//! kit ([`super::handout`], so no solutions) under `kit/`:
+//! A zip with, at its root, the two scripts Gradescope runs and the students' copy of the
+//! kit (the last commit's skeletons, [`super::committed`], so no solutions) under `kit/`:
 //! - `setup.sh`, run once as root when Gradescope builds the image (Ubuntu 22.04, no Rust):
 //!   installs Rust with rustup when there is no cargo (Ubuntu's own rustc is too old for
 //!   edition 2024), then grades the kit's own skeletons once, which builds the harness, its
@@ -22,8 +22,8 @@ use anyhow::Context;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
-use super::handout::{self, Source};
-use crate::workspace::Exercise;
+use super::committed;
+use super::handout::Source;
 
 /// What the package's `run_autograder` passes to the grader.
 #[derive(Clone, Debug)]
@@ -36,17 +36,22 @@ pub struct Options {
     /// Grade without the bubblewrap sandbox (an image without user namespaces): Gradescope's
     /// fresh container per submission is then the only isolation.
     pub unsandboxed: bool,
+    /// Package the last commit even though files have uncommitted changes.
+    pub ignore_uncommitted: bool,
 }
 
 /// The zip's bytes.
-pub fn build(root: &Path, exercises: &[Exercise], options: &Options) -> anyhow::Result<Vec<u8>> {
+pub fn build(root: &Path, options: &Options) -> anyhow::Result<Vec<u8>> {
     let mut entries = vec![
         Entry::script("setup.sh", setup_sh(options)),
         Entry::script("run_autograder", run_autograder(options)),
     ];
-    // Sorted by path (see `handout::files`), so the archive's order never depends on the
+    // Sorted by path (see `committed::students_copy`), so the archive's order never depends on the
     // order a folder lists its files in.
-    for file in handout::files(root, exercises, None)? {
+    let committed = committed::Options {
+        ignore_uncommitted: options.ignore_uncommitted,
+    };
+    for file in committed::students_copy(root, committed)? {
         let name = format!("kit/{}", slash_path(&file.path));
         entries.push(match &file.source {
             Source::Text(text) => Entry {
@@ -281,6 +286,7 @@ mod tests {
             timeout_per_exercise: 45,
             toolchain: "1.95.0".into(),
             unsandboxed: false,
+            ignore_uncommitted: false,
         }
     }
 

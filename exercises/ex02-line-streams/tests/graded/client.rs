@@ -3,7 +3,7 @@
 //! real server received. The client is already written; it works once your functions in
 //! `src/lib.rs` do, so these tests fail until then.
 //!
-//! Run them with `cargo test -p ex02 --test client`.
+//! A module of `tests/graded.rs`: run them with `cargo test -p ex02 client::`.
 
 use std::process::Command;
 use std::time::Duration;
