@@ -17,12 +17,16 @@
 //! another.
 //!
 //! Run them with `cargo test -p ex07`; run one with `cargo test -p ex07 NAME`. The program
-//! `ex07-webget` has tests of its own: `cargo test -p ex07 --test webget`.
+//! `ex07-webget` has tests of its own, in the module `webget` (`graded/webget.rs`): `cargo test
+//! -p ex07 webget::`.
 
 // This file also grades the reference solution (package ex07-solution), whose library is
 // named `ex07_solution`: there this line makes `ex07` mean it.
 #[cfg(netlab_solution)]
 extern crate ex07_solution as ex07;
+
+#[path = "graded/webget.rs"]
+mod webget;
 
 use std::io::{self, BufReader, ErrorKind, Write};
 use std::net::{TcpListener, TcpStream};

@@ -121,9 +121,42 @@ pub fn graded_functions(exercise: &Exercise) -> io::Result<Vec<String>> {
     files.sort_by_key(|path| path.file_stem().is_none_or(|stem| stem != "graded"));
     let mut names = Vec::new();
     for file in files {
-        names.extend(graded_test_names(&fs::read_to_string(file)?));
+        let source = fs::read_to_string(file)?;
+        names.extend(graded_test_names(&source));
+        // A module of the graded file kept in a file of its own (`#[path = "graded/client.rs"]
+        // mod client;`): its tests are named `client::…`.
+        let folder = file.parent().unwrap_or(Path::new("."));
+        for (module, path) in path_modules(&source) {
+            let inner = fs::read_to_string(folder.join(path))?;
+            names.extend(
+                graded_test_names(&inner)
+                    .into_iter()
+                    .map(|name| format!("{module}::{name}")),
+            );
+        }
     }
     Ok(names)
+}
+
+/// The `#[path = "FILE"] mod NAME;` declarations of a test file, as (NAME, FILE).
+fn path_modules(source: &str) -> Vec<(String, String)> {
+    let mut modules = Vec::new();
+    let mut path = None;
+    for line in source.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("#[path = \"") {
+            path = rest.split('"').next().map(str::to_string);
+        } else if let (Some(file), Some(rest)) = (&path, line.strip_prefix("mod ")) {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            modules.push((name, file.clone()));
+            path = None;
+        } else if !line.starts_with("#[") {
+            path = None;
+        }
+    }
+    modules
 }
 
 /// The names of the test functions in a graded test file: each `fn` after a `#[test]` or

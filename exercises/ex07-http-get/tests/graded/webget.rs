@@ -7,7 +7,7 @@
 //! One test fetches a file from Python's own web server (`python3 -m http.server`), a real
 //! server that is not ours: your client must get the file's exact bytes.
 //!
-//! Run them with `cargo test -p ex07 --test webget`.
+//! A module of `tests/graded.rs`: run them with `cargo test -p ex07 webget::`.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
