@@ -163,7 +163,10 @@ impl UdpScript {
             });
         }
         if !self.delay_all.is_zero() {
-            parts.push(format!("every reply {} ms late", self.delay_all.as_millis()));
+            parts.push(format!(
+                "every reply {} ms late",
+                self.delay_all.as_millis()
+            ));
         }
         for (number, act) in &self.acts {
             parts.push(match act {
@@ -240,7 +243,9 @@ impl UdpRecording {
 
     fn lock(&self) -> MutexGuard<'_, Log> {
         // A panic elsewhere must not hide what was recorded.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The datagrams received so far, in order (at most `keep`).
@@ -489,7 +494,10 @@ fn serve(socket: &UdpSocket, other: &UdpSocket, config: &UdpConfig, stop: &Atomi
         let data = &buffer[..count];
         recording.received_one(number, from, data);
         let acts = script.acts_for(number);
-        let mut said = format!("#{number} from {from}: {} ({count} bytes)", show_bytes(data));
+        let mut said = format!(
+            "#{number} from {from}: {} ({count} bytes)",
+            show_bytes(data)
+        );
         if config.log_to_stderr {
             eprintln!("{from} sent {count} bytes");
         }
@@ -499,7 +507,11 @@ fn serve(socket: &UdpSocket, other: &UdpSocket, config: &UdpConfig, stop: &Atomi
             recording.note(said);
             continue;
         }
-        let copies = if acts.contains(&UdpAct::Duplicate) { 2 } else { 1 };
+        let copies = if acts.contains(&UdpAct::Duplicate) {
+            2
+        } else {
+            1
+        };
         if pending.len() + copies > MAX_PENDING {
             recording.dropped_one();
             said.push_str(" → dropped (too many replies waiting)");
@@ -527,7 +539,12 @@ fn serve(socket: &UdpSocket, other: &UdpSocket, config: &UdpConfig, stop: &Atomi
             plans.push(format!("after #{}'s reply", number + 1));
         }
         if from_other {
-            plans.push(format!("from the other port {}", other.local_addr().map_or_else(|_| "?".into(), |a| a.to_string())));
+            plans.push(format!(
+                "from the other port {}",
+                other
+                    .local_addr()
+                    .map_or_else(|_| "?".into(), |a| a.to_string())
+            ));
         }
         if plans.is_empty() {
             said.push_str(" → echoed");
@@ -657,7 +674,10 @@ mod tests {
         assert_ne!(server.other_addr(), server.addr());
         assert!(nothing_within(&c, Duration::from_millis(100)));
         let totals = server.recording().totals();
-        assert_eq!((totals.datagrams_in, totals.datagrams_out, totals.dropped), (5, 5, 1));
+        assert_eq!(
+            (totals.datagrams_in, totals.datagrams_out, totals.dropped),
+            (5, 5, 1)
+        );
     }
 
     #[test]
@@ -680,7 +700,10 @@ mod tests {
     #[test]
     fn the_script_says_what_it_does() {
         let script = UdpScript::echo().drop_every(3).swap(2);
-        assert_eq!(script.describe(), "drop one datagram in 3 (#3, #6, …), answer #2 after #3");
+        assert_eq!(
+            script.describe(),
+            "drop one datagram in 3 (#3, #6, …), answer #2 after #3"
+        );
         assert_eq!(UdpScript::echo().describe(), "echo every datagram");
     }
 

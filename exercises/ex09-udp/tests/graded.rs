@@ -23,8 +23,8 @@ extern crate ex09_solution as ex09;
 
 use std::io::{self, BufRead, BufReader, ErrorKind};
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
 use std::panic;
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -89,9 +89,8 @@ fn start_echo(count: usize) -> (SocketAddr, Ended) {
     let addr = server.local_addr().unwrap();
     let (done, ended) = mpsc::channel();
     thread::spawn(move || {
-        let outcome = panic::catch_unwind(panic::AssertUnwindSafe(|| {
-            echo_datagrams(&server, count)
-        }));
+        let outcome =
+            panic::catch_unwind(panic::AssertUnwindSafe(|| echo_datagrams(&server, count)));
         let _ = done.send(outcome.map_err(|payload| {
             payload
                 .downcast_ref::<String>()
@@ -139,7 +138,9 @@ fn echo_datagrams_sends_each_datagram_back_to_its_own_sender() {
                 (&a, "client A", b"third, from A"),
             ];
             for (socket, who, message) in plan {
-                socket.send_to(message, server).expect("sending to your server");
+                socket
+                    .send_to(message, server)
+                    .expect("sending to your server");
                 match echo_reply(socket, &ended) {
                     Some((data, from)) if data == message && from == server => {}
                     Some((data, from)) => panic!(
@@ -177,7 +178,9 @@ fn echo_datagrams_sends_each_datagram_back_to_its_own_sender() {
             match ended.recv_timeout(WAIT) {
                 Ok(Ok(Ok(()))) => {}
                 Ok(Err(panicked)) => panic!("echo_datagrams panicked: {panicked}"),
-                Ok(Ok(Err(error))) => panic!("echo_datagrams(socket, 3) returned an error: {error}"),
+                Ok(Ok(Err(error))) => {
+                    panic!("echo_datagrams(socket, 3) returned an error: {error}")
+                }
                 Err(_) => panic!(
                     "echo_datagrams(socket, 3) answered 3 datagrams but did not return: it must \
                      stop after `count` datagrams"
@@ -299,10 +302,12 @@ fn receive_returns_one_datagram_per_call_with_its_sender() {
             }
         );
         assert_eq!(
-            got.from, from,
+            got.from,
+            from,
             "receive returned {} with `from` = {}, but it was sent from {from}: the sender is \
              what recv_from returns beside the length",
-            show_bytes(&got.data), got.from
+            show_bytes(&got.data),
+            got.from
         );
         assert!(
             !got.truncated,
@@ -526,7 +531,11 @@ fn request_reports_a_closed_port_as_refused_at_once() {
 
 #[test]
 fn ping_message_is_ping_a_space_and_the_number() {
-    for (seq, expected) in [(1, &b"PING 1"[..]), (42, b"PING 42"), (65535, b"PING 65535")] {
+    for (seq, expected) in [
+        (1, &b"PING 1"[..]),
+        (42, b"PING 42"),
+        (65535, b"PING 65535"),
+    ] {
         let got = ping_message(seq);
         assert!(
             got == expected,
@@ -779,7 +788,12 @@ fn ping_sends_every_interval_without_waiting_for_replies() {
         .iter()
         .map(|datagram| datagram.at)
         .collect();
-    assert_eq!(arrivals.len(), 3, "the server got {} requests.\n{said}", arrivals.len());
+    assert_eq!(
+        arrivals.len(),
+        3,
+        "the server got {} requests.\n{said}",
+        arrivals.len()
+    );
     let gap = arrivals[2] - arrivals[0];
     assert!(
         gap < MS(400),
@@ -831,7 +845,10 @@ fn ping_measures_each_rtt_from_its_own_request() {
                 ms(*rtt)
             );
         } else {
-            panic!("PING {} counts as lost, but it was answered at once.\n{said}", index + 1);
+            panic!(
+                "PING {} counts as lost, but it was answered at once.\n{said}",
+                index + 1
+            );
         }
     }
 }
@@ -1080,7 +1097,11 @@ fn ex09_ping_prints_each_reply_and_the_statistics_like_ping() {
         describe_run(&args, &run),
         server.recording().describe()
     );
-    assert_eq!(run.code(), Some(0), "expected exit code 0 (replies came). {said}");
+    assert_eq!(
+        run.code(),
+        Some(0),
+        "expected exit code 0 (replies came). {said}"
+    );
     let out = run.stdout_text();
     for line in [
         format!("reply from {target}: seq=1 time="),
@@ -1110,7 +1131,8 @@ fn ex09_ping_exits_1_without_replies_and_2_for_bad_arguments() {
         describe_run(&args, &run)
     );
     assert!(
-        run.stdout_text().contains("2 requests transmitted, 0 received, 100.0% loss"),
+        run.stdout_text()
+            .contains("2 requests transmitted, 0 received, 100.0% loss"),
         "{}",
         describe_run(&args, &run)
     );

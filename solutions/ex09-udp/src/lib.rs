@@ -232,7 +232,8 @@ pub fn ping(
         // The RTT is measured from the moment *this* request left.
         let arrived = Instant::now();
         // `PING 0` is no request of ours either (they count from 1).
-        let Some(index) = parse_reply(&buffer[..length]).and_then(|seq| usize::from(seq).checked_sub(1))
+        let Some(index) =
+            parse_reply(&buffer[..length]).and_then(|seq| usize::from(seq).checked_sub(1))
         else {
             report.ignored += 1;
             continue;

@@ -93,7 +93,11 @@ fn print_report(report: &PingReport) {
     for (index, rtt) in report.rtts.iter().enumerate() {
         let seq = index + 1;
         match rtt {
-            Some(rtt) => println!("reply from {}: seq={seq} time={} ms", report.target, ms(*rtt)),
+            Some(rtt) => println!(
+                "reply from {}: seq={seq} time={} ms",
+                report.target,
+                ms(*rtt)
+            ),
             None => println!("no reply: seq={seq}"),
         }
     }
@@ -112,7 +116,8 @@ fn print_report(report: &PingReport) {
         totals.push_str(&format!(", {} ignored", report.ignored));
     }
     println!("{totals}");
-    if let (Some(min), Some(avg), Some(max)) = (report.min_rtt(), report.avg_rtt(), report.max_rtt())
+    if let (Some(min), Some(avg), Some(max)) =
+        (report.min_rtt(), report.avg_rtt(), report.max_rtt())
     {
         println!("rtt min/avg/max = {}/{}/{} ms", ms(min), ms(avg), ms(max));
     }
