@@ -45,9 +45,11 @@ use crate::bytes::show_bytes;
 /// of UDP header.
 pub const MAX_DATAGRAM: usize = 65_507;
 
-/// The most replies waiting for their time (delayed, held for a swap). Past it a datagram is
-/// dropped and the recording says so: a flood cannot grow the server's memory.
+/// The most replies waiting for their time (delayed, held for a swap), and the most bytes they
+/// may hold together. Past either a datagram is dropped and the recording says so: a flood
+/// cannot grow the server's memory.
 pub const MAX_PENDING: usize = 1024;
+pub const MAX_PENDING_BYTES: usize = 4 << 20;
 
 /// The longest a reply is delayed, whatever the script says.
 pub const MAX_DELAY: Duration = Duration::from_secs(60);
@@ -492,19 +494,23 @@ fn serve(socket: &UdpSocket, other: &UdpSocket, config: &UdpConfig, stop: &Atomi
         };
         number += 1;
         let data = &buffer[..count];
+        // What happened to the datagram: on the recording, and on stderr for an instructor.
+        let tell = |said: String| {
+            if config.log_to_stderr {
+                eprintln!("{said}");
+            }
+            recording.note(said);
+        };
         recording.received_one(number, from, data);
         let acts = script.acts_for(number);
         let mut said = format!(
             "#{number} from {from}: {} ({count} bytes)",
             show_bytes(data)
         );
-        if config.log_to_stderr {
-            eprintln!("{from} sent {count} bytes");
-        }
         if acts.contains(&UdpAct::Drop) {
             recording.dropped_one();
             said.push_str(" → dropped (script)");
-            recording.note(said);
+            tell(said);
             continue;
         }
         let copies = if acts.contains(&UdpAct::Duplicate) {
@@ -512,10 +518,13 @@ fn serve(socket: &UdpSocket, other: &UdpSocket, config: &UdpConfig, stop: &Atomi
         } else {
             1
         };
-        if pending.len() + copies > MAX_PENDING {
+        let pending_bytes: usize = pending.iter().map(|reply| reply.data.len()).sum();
+        if pending.len() + copies > MAX_PENDING
+            || pending_bytes + copies * count > MAX_PENDING_BYTES
+        {
             recording.dropped_one();
             said.push_str(" → dropped (too many replies waiting)");
-            recording.note(said);
+            tell(said);
             continue;
         }
         let delay = acts
@@ -551,7 +560,7 @@ fn serve(socket: &UdpSocket, other: &UdpSocket, config: &UdpConfig, stop: &Atomi
         } else {
             let _ = write!(said, " → echoed {}", plans.join(", "));
         }
-        recording.note(said);
+        tell(said);
         let due = now + delay;
         if !held {
             // Replies held for a swap go right after this one.
