@@ -492,6 +492,8 @@ fn serve(socket: &UdpSocket, other: &UdpSocket, config: &UdpConfig, stop: &Atomi
                 continue;
             }
         };
+        // Delays count from the datagram's arrival, not from before the wait for it.
+        let arrived = Instant::now();
         number += 1;
         let data = &buffer[..count];
         // What happened to the datagram: on the recording, and on stderr for an instructor.
@@ -561,7 +563,7 @@ fn serve(socket: &UdpSocket, other: &UdpSocket, config: &UdpConfig, stop: &Atomi
             let _ = write!(said, " → echoed {}", plans.join(", "));
         }
         tell(said);
-        let due = now + delay;
+        let due = arrived + delay;
         if !held {
             // Replies held for a swap go right after this one.
             for waiting in pending.iter_mut().filter(|reply| reply.held) {
@@ -573,7 +575,7 @@ fn serve(socket: &UdpSocket, other: &UdpSocket, config: &UdpConfig, stop: &Atomi
         for _ in 0..copies {
             order += 1;
             pending.push(Pending {
-                due: if held { now + HOLD_LIMIT } else { due },
+                due: if held { arrived + HOLD_LIMIT } else { due },
                 order,
                 to: from,
                 data: data.to_vec(),
