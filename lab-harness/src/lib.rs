@@ -53,8 +53,8 @@ pub use record::{ConnectionRecord, Ending, Recording, Totals};
 pub use scripted::{ScriptedServer, Step};
 pub use timeline::{Event, Side, Timeline, What};
 pub use udp::{
-    MAX_DATAGRAM, MAX_DELAY, MAX_PENDING, MAX_PENDING_BYTES, Received, UdpAct, UdpConfig, UdpEchoServer, UdpRecording,
-    UdpScript, UdpTotals, closed_udp_port,
+    MAX_DATAGRAM, MAX_DELAY, MAX_PENDING, MAX_PENDING_BYTES, Received, UdpAct, UdpConfig,
+    UdpEchoServer, UdpRecording, UdpScript, UdpTotals, closed_udp_port,
 };
 pub use under_test::{ServerProcess, ServerThread};
 pub use verdict::{SEAL_TEST, seal_verdicts};

@@ -35,7 +35,7 @@ use std::fmt::Write as _;
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -190,7 +190,8 @@ impl UdpScript {
 /// What the server got and did, shared with the test (clones see the same record).
 #[derive(Clone)]
 pub struct UdpRecording {
-    inner: Arc<Mutex<Log>>,
+    /// The record, and a signal for [`UdpRecording::wait_for`] when a datagram arrives.
+    inner: Arc<(Mutex<Log>, Condvar)>,
 }
 
 /// One datagram the server received.
@@ -231,21 +232,25 @@ impl UdpRecording {
     /// that runs for hours).
     pub fn new(keep: usize) -> UdpRecording {
         UdpRecording {
-            inner: Arc::new(Mutex::new(Log {
-                started: Instant::now(),
-                keep,
-                received: Vec::new(),
-                lines: Vec::new(),
-                left_out: 0,
-                totals: UdpTotals::default(),
-                senders: HashSet::new(),
-            })),
+            inner: Arc::new((
+                Mutex::new(Log {
+                    started: Instant::now(),
+                    keep,
+                    received: Vec::new(),
+                    lines: Vec::new(),
+                    left_out: 0,
+                    totals: UdpTotals::default(),
+                    senders: HashSet::new(),
+                }),
+                Condvar::new(),
+            )),
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, Log> {
         // A panic elsewhere must not hide what was recorded.
         self.inner
+            .0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -260,16 +265,15 @@ impl UdpRecording {
     }
 
     /// Waits until `count` datagrams have arrived, or `limit` has passed; returns whether
-    /// they have. (A short poll: the server's thread has no condition variable to spare.)
+    /// they have.
     pub fn wait_for(&self, count: u64, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        while self.totals().datagrams_in < count {
-            if Instant::now() >= deadline {
-                return false;
-            }
-            thread::sleep(Duration::from_millis(2));
-        }
-        true
+        let log = self.lock();
+        let (log, _) = self
+            .inner
+            .1
+            .wait_timeout_while(log, limit, |log| log.totals.datagrams_in < count)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        log.totals.datagrams_in >= count
     }
 
     /// Everything the server saw and did, one line each with its time, for a failure message.
@@ -325,6 +329,8 @@ impl UdpRecording {
                 at,
             });
         }
+        drop(log);
+        self.inner.1.notify_all();
     }
 
     fn sent_one(&self, bytes: usize) {
