@@ -6,6 +6,9 @@
 //!   silent, close early, …) so a test can provoke one classic mistake deterministically.
 //! - [`HttpServer`]: a scripted HTTP/1.1 server (a page, and the awkward ways to serve it:
 //!   in pieces, chunked, kept open, cut short) for exercise 7 and `cargo lab serve --mode http`.
+//! - [`UdpEchoServer`]: a scripted UDP echo server (drop, delay, duplicate, swap, answer from
+//!   another port) for exercise 9 and `cargo lab serve --mode udp`; its [`UdpRecording`] lists
+//!   the datagrams it got and what it did with each.
 //! - [`TestClient`]: the harness's client, for tests of a student's *server*.
 //! - [`ClosedPort`], [`FullBacklog`], [`ClosedAt`]: ports that refuse or never answer.
 //! - [`Recording`]: what every harness server saw on each connection, so a failing test can
@@ -33,6 +36,7 @@ mod program;
 mod record;
 mod scripted;
 mod timeline;
+mod udp;
 mod under_test;
 mod verdict;
 mod watchdog;
@@ -48,6 +52,10 @@ pub use program::{Program, ProgramRun, Stopped};
 pub use record::{ConnectionRecord, Ending, Recording, Totals};
 pub use scripted::{ScriptedServer, Step};
 pub use timeline::{Event, LiveTimeline, Side, Timeline, What};
+pub use udp::{
+    MAX_DATAGRAM, MAX_DELAY, MAX_PENDING, MAX_PENDING_BYTES, Received, UdpAct, UdpConfig,
+    UdpEchoServer, UdpRecording, UdpScript, UdpTotals, closed_udp_port,
+};
 pub use under_test::{ServerProcess, ServerThread};
 pub use verdict::{SEAL_TEST, seal_verdicts};
 pub use watchdog::{DEADLINE_EXPIRED, Watchdog, within};

@@ -5,11 +5,13 @@
 //! Ctrl-C or SIGTERM, when it stops accepting, closes every connection and prints a summary.
 //! The demo flags (`--fragment`, `--delay-ms`, `--silent`, `--coalesce`) pick a
 //! [`Behaviour`]: the same one tests use on a scripted `EchoServer`. `--mode http` serves
-//! exercise 7's scripted HTTP server instead (see `serve/http.rs`).
+//! exercise 7's scripted HTTP server instead (see `serve/http.rs`), `--mode udp` exercise 9's
+//! scripted UDP echo server (see `serve/udp.rs`).
 
 mod files;
 mod http;
 mod reachable;
+mod udp;
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
@@ -17,7 +19,7 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow};
+use anyhow::{Context, anyhow, bail};
 use lab_harness::{Behaviour, Config, EchoServer, Mode, Recording, Totals};
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -48,7 +50,8 @@ pub struct Args {
     #[arg(long, default_value_t = 5151)]
     port: u16,
     /// line: answer each line with the same line ending in \r\n; raw: echo bytes (RFC 862);
-    /// http: exercise 7's HTTP/1.1 server, a small page and its awkward variants.
+    /// http: exercise 7's HTTP/1.1 server, a small page and its awkward variants; udp: exercise
+    /// 9's UDP echo server (with --drop-every and --delay-ms).
     #[arg(long, value_enum, default_value_t = ModeArg::Line)]
     mode: ModeArg,
     /// The longest line accepted in line mode, in bytes, line ending included.
@@ -75,6 +78,10 @@ pub struct Args {
     /// minute).
     #[arg(long, group = "behaviour", value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=60_000))]
     delay_ms: Option<u64>,
+    /// Demo, udp mode only: answer no datagram of every N (the Nth, the 2Nth, …), as if it
+    /// were lost.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    drop_every: Option<u64>,
     /// Demo: accept and read, never answer.
     #[arg(long, group = "behaviour")]
     silent: bool,
@@ -92,18 +99,24 @@ enum ModeArg {
     Line,
     Raw,
     Http,
+    Udp,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if let ModeArg::Http = args.mode {
-        return http::run(&args);
+    if args.drop_every.is_some() && !matches!(args.mode, ModeArg::Udp) {
+        bail!("--drop-every is for --mode udp: a TCP stream loses nothing");
+    }
+    match args.mode {
+        ModeArg::Http => return http::run(&args),
+        ModeArg::Udp => return udp::run(&args),
+        ModeArg::Line | ModeArg::Raw => {}
     }
     let listener = bind(&args.host, args.port)?;
     let addr = listener.local_addr()?;
     let mode = match args.mode {
         ModeArg::Line => Mode::Line,
-        // (`--mode http` was served above.)
-        ModeArg::Raw | ModeArg::Http => Mode::Raw,
+        // (`--mode http` and `--mode udp` were served above.)
+        ModeArg::Raw | ModeArg::Http | ModeArg::Udp => Mode::Raw,
     };
     let behaviour = if args.fragment {
         FRAGMENT
@@ -190,6 +203,16 @@ fn print_summary(totals: Totals, turned_away: u64) {
 
 /// Binds the first address `host` resolves to, explaining the usual failures in one line.
 fn bind(host: &str, port: u16) -> anyhow::Result<TcpListener> {
+    bind_with(host, port, bind_one)
+}
+
+/// [`bind`] for any kind of socket: `bind_one` binds one address (the udp mode binds a
+/// `UdpSocket`).
+fn bind_with<T>(
+    host: &str,
+    port: u16,
+    bind_one: impl Fn(SocketAddr) -> io::Result<T>,
+) -> anyhow::Result<T> {
     let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
         .with_context(|| format!("cannot resolve host {host:?}"))?
