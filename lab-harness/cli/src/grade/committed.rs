@@ -272,11 +272,13 @@ fn write(path: &Path, data: &[u8], executable: bool) -> anyhow::Result<()> {
 }
 
 /// Drops from the copy's `Cargo.lock` the packages only the kit has (solutions, bench
-/// peers and their dependencies), without changing any version: cargo does it offline
-/// while it reads the workspace.
+/// peers and their dependencies), without changing any version: `cargo update --workspace`
+/// re-resolves the workspace's own packages only, offline, from what the lock already says.
+/// (`cargo metadata` would do it too, but it wants the sources of every platform's
+/// dependencies, such as crossterm's Windows-only ones, which a Linux machine never fetched.)
 pub fn prune_lock(kit: &Path) -> anyhow::Result<()> {
     let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["metadata", "--format-version", "1", "--offline"])
+        .args(["update", "--workspace", "--offline", "--quiet"])
         .current_dir(kit)
         .stdin(Stdio::null())
         .output()
