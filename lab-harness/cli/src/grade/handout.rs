@@ -181,10 +181,10 @@ pub fn student_readme(exercises: &[Exercise]) -> String {
     format!(
         "# netlab — your copy of the TCP socket lab
 
-You will write TCP clients and servers in Rust, one small step at a time: connect, send and
-receive, line-based streams, a connection struct, an echo server, timeouts. Every exercise
-comes with graded tests whose failures say what crossed the wire and what the usual mistake
-is.
+You will write network clients and servers in Rust, one small step at a time: connect, send
+and receive, line-based streams, a connection struct, an echo server, timeouts, names and
+addresses, HTTP by hand, UDP. Every exercise comes with graded tests whose failures say what
+crossed the wire and what the usual mistake is.
 
 You need Rust (<https://rustup.rs>). Everything below runs from this folder.
 
@@ -209,6 +209,17 @@ You need Rust (<https://rustup.rs>). Everything below runs from this folder.
 3. `cargo test` on its own runs the graded tests of every exercise.
 4. `cargo clippy -p {first}` reviews your code as the grader does: it names what no test
    can see on your own machine, such as a `write` whose count you ignored.
+
+## Where am I, and what next?
+
+```sh
+cargo lab                        # every exercise: a progress bar, passed/total, the next step
+cargo lab watch                  # runs the current exercise's tests again each time you save
+cargo lab hint {first}                # a hint for the test to work on; again for the next step
+```
+
+In `watch`, press `h` for a hint, `l` for the list, `n` for the next exercise, `r` to run
+again and `q` to quit.
 
 ## Trying your code by hand
 
