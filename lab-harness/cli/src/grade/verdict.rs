@@ -57,10 +57,7 @@ impl VerdictFile {
         };
         for entry in entries {
             let Ok(entry) = entry else { continue };
-            let big = entry
-                .metadata()
-                .map_or(true, |m| !m.is_file() || m.len() > LOG_CAP);
-            if entry.file_name() != LOG || big {
+            if !allowed(&entry.file_name(), entry.metadata()) {
                 return Some(
                     "the test wrote into the folder where the grader keeps its verdicts".into(),
                 );
@@ -76,6 +73,16 @@ impl VerdictFile {
             .take(LOG_CAP)
             .read_to_string(&mut text)?;
         Ok(text)
+    }
+}
+
+/// Whether an entry of the shared folder is libtest's log and nothing more. An entry listed
+/// and then gone (`NotFound`) is allowed: the seal test removes the log's name while the
+/// grader looks, and something removed is nothing written.
+fn allowed(name: &std::ffi::OsStr, metadata: io::Result<fs::Metadata>) -> bool {
+    match metadata {
+        Ok(metadata) => name == LOG && metadata.is_file() && metadata.len() <= LOG_CAP,
+        Err(error) => error.kind() == io::ErrorKind::NotFound,
     }
 }
 
@@ -168,6 +175,29 @@ mod tests {
     }
 
     #[cfg(unix)]
+    #[test]
+    fn only_the_log_may_be_in_the_shared_folder_and_a_vanished_entry_is_no_write() {
+        let dir = crate::grade::stage::TempDir::new("verdict-allowed").unwrap();
+        let log = dir.path().join(LOG);
+        fs::write(&log, "ok x\n").unwrap();
+        let other = dir.path().join("forged");
+        fs::write(&other, "").unwrap();
+        let name = |path: &Path| path.file_name().unwrap().to_os_string();
+        assert!(allowed(&name(&log), fs::metadata(&log)));
+        assert!(!allowed(&name(&other), fs::metadata(&other)));
+        assert!(
+            !allowed(&name(&log), fs::metadata(dir.path())),
+            "a folder named log"
+        );
+        let gone = dir.path().join("gone");
+        assert!(
+            allowed(&name(&gone), fs::metadata(&gone)),
+            "removed meanwhile"
+        );
+        let denied = io::Error::from(io::ErrorKind::PermissionDenied);
+        assert!(!allowed(&name(&log), Err(denied)));
+    }
+
     #[test]
     fn the_grader_reads_its_own_name_for_the_file() {
         let temp = super::super::stage::TempDir::new("verdict-test").unwrap();
