@@ -123,6 +123,7 @@ impl<'a> Catalogues<'a> {
                 ..Limits::default()
             },
             sandbox: None,
+            own_code: true,
         }
     }
 

@@ -147,6 +147,7 @@ fn grade(args: Args, signals: &Signals) -> anyhow::Result<ExitCode> {
         config: &config,
         limits,
         sandbox: sandbox.as_ref(),
+        own_code: false,
     };
 
     if let Some(dir) = &args.batch {

@@ -50,6 +50,9 @@ pub struct Kit<'a> {
     pub limits: Limits,
     /// The sandbox, or `None` with `--unsandboxed`.
     pub sandbox: Option<&'a Sandbox>,
+    /// The code graded is the kit's own (`cargo lab check`'s known mistakes), not a
+    /// student's: the base's dependency builds may be hard-linked rather than copied.
+    pub own_code: bool,
 }
 
 impl Kit<'_> {
@@ -381,7 +384,18 @@ pub fn grade_submission(
     let staged_target = staged.path().join("target");
     stage::copy_tree(&base.kit, &staged_kit).context("cannot copy the kit")?;
     let notes = stage::overlay(kit.exercises, submission, &staged_kit)?;
-    stage::copy_tree(&base.target, &staged_target).context("cannot copy the kit's build")?;
+    if kit.own_code && kit.sandbox.is_none() {
+        let mut members: Vec<String> = kit
+            .exercises
+            .iter()
+            .map(|e| e.package.replace('-', "_"))
+            .collect();
+        members.push("lab_harness".into());
+        stage::copy_build_linking_dependencies(&base.target, &staged_target, &members)
+    } else {
+        stage::copy_tree(&base.target, &staged_target)
+    }
+    .context("cannot copy the kit's build")?;
 
     let mut exercises = workspace::exercises(&staged_kit).context("cannot list the exercises")?;
     if !kit.only.is_empty() {

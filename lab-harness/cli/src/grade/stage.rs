@@ -107,14 +107,47 @@ fn seal_test() -> String {
 /// finds a copied build as fresh as the original. Symbolic links are not followed (a kit
 /// and a build have none).
 pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+    copy_tree_with(from, to, &|_| false)
+}
+
+/// [`copy_tree`] for a build of the kit's *own* code (`cargo lab check`'s mistakes): the
+/// libraries of the crates that are not `members` of the workspace (the registry dependencies,
+/// which a build of the exercises only reads) are hard-linked, not copied: most of a build's
+/// size, and a second of each mistake's staging. Never for a submission: its build runs code
+/// of the student's, which could write through such a link into the base.
+pub fn copy_build_linking_dependencies(
+    from: &Path,
+    to: &Path,
+    members: &[String],
+) -> io::Result<()> {
+    let is_dependency = |path: &Path| {
+        let in_deps = path.parent().and_then(Path::file_name) == Some("deps".as_ref());
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let crate_name = name
+            .strip_prefix("lib")
+            .and_then(|rest| rest.split_once('-'))
+            .map(|(name, _)| name);
+        in_deps
+            && crate_name.is_some_and(|krate| !members.iter().any(|member| member == krate))
+            && [".rlib", ".rmeta", ".so", ".dylib", ".dll"]
+                .iter()
+                .any(|ext| name.ends_with(ext))
+    };
+    copy_tree_with(from, to, &is_dependency)
+}
+
+fn copy_tree_with(from: &Path, to: &Path, link: &dyn Fn(&Path) -> bool) -> io::Result<()> {
     fs::create_dir_all(to)?;
     for entry in fs::read_dir(from)? {
         let entry = entry?;
         let kind = entry.file_type()?;
         let target = to.join(entry.file_name());
         if kind.is_dir() {
-            copy_tree(&entry.path(), &target)?;
+            copy_tree_with(&entry.path(), &target, link)?;
         } else if kind.is_file() {
+            if link(&entry.path()) && fs::hard_link(entry.path(), &target).is_ok() {
+                continue;
+            }
             fs::copy(entry.path(), &target)?;
             File::options()
                 .write(true)
