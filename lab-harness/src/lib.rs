@@ -6,7 +6,8 @@
 //!   silent, close early, …) so a test can provoke one classic mistake deterministically.
 //! - [`HttpServer`]: a scripted HTTP/1.1 server (a page, and the awkward ways to serve it:
 //!   in pieces, chunked, kept open, cut short) for exercise 7 and `cargo lab serve --mode http`.
-//! - [`TestClient`]: the harness's client, for tests of a student's *server*.
+//! - [`TestClient`]: the harness's client, for tests of a student's *server*; for an HTTP
+//!   server, [`http_exchange`] sends a request through it and [`HttpReply`] reads the answer.
 //! - [`ClosedPort`], [`FullBacklog`], [`ClosedAt`]: ports that refuse or never answer.
 //! - [`Recording`]: what every harness server saw on each connection, so a failing test can
 //!   say what crossed the wire; its [`Timeline`] is the conversation on the wire, event by
@@ -28,6 +29,7 @@ mod core;
 mod echo;
 mod explained;
 mod http;
+mod http_client;
 mod ports;
 mod program;
 mod record;
@@ -43,6 +45,7 @@ pub use closed_at::{ClosedAt, listen_on_one_of};
 pub use echo::{Behaviour, Config, EchoServer, Mode};
 pub use explained::ExplainedWatchdog;
 pub use http::{HTTP_PAGES, HttpConfig, HttpPage, HttpServer, MAX_REQUEST_HEAD};
+pub use http_client::{HttpReply, http_exchange};
 pub use ports::{ClosedPort, FullBacklog};
 pub use program::{Program, ProgramRun, Stopped};
 pub use record::{ConnectionRecord, Ending, Recording, Totals};
