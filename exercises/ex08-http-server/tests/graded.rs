@@ -1039,6 +1039,17 @@ fn serve_answers_a_bad_request_with_its_error_status(
             reply.reason,
             client.describe()
         )),
+        Err(_) if matches!(end, ReadEnd::Failed(io::ErrorKind::ConnectionReset, _)) => {
+            served.thread.fail(format!(
+                "expected an answer with status {status}, but the server reset the \
+                 connection: it closed its socket while bytes from the client were still \
+                 unread in it, and the system answers that with a reset, which destroys the \
+                 response on its way. After writing the response, shutdown(Shutdown::Write) \
+                 and read (and throw away) what the client still sends, with a deadline and a \
+                 byte limit, before closing\n{}",
+                client.describe()
+            ))
+        }
         Err(problem) => served.thread.fail(format!(
             "expected an answer with status {status} ({end}): {problem}. A bad request \
              still gets an answer (HttpError::response), and never a crash or a hang\n{}",
