@@ -39,8 +39,9 @@ use lab_harness::{
 };
 use rstest::rstest;
 
-/// How long any one test may take. These take milliseconds when correct.
-const DEADLINE: Duration = Duration::from_secs(20);
+/// How long any one test body may take. These take milliseconds when correct; a body that
+/// hangs is reported after this long.
+const DEADLINE: Duration = Duration::from_secs(10);
 
 /// How long a client waits for an answer a correct server gives in microseconds.
 const REPLY_WITHIN: Duration = Duration::from_secs(2);
@@ -742,7 +743,7 @@ fn thread_pool_runs_every_job() {
     Watchdog::new(DEADLINE)
         .hint("ThreadPool::new or execute did not return")
         .run(move || {
-            let pool = ThreadPool::new(3);
+            let pool = Aside::new(3);
             for job in 0..20 {
                 let done = done.clone();
                 pool.execute(move || {
@@ -774,7 +775,7 @@ fn thread_pool_runs_as_many_jobs_at_once_as_it_has_workers_and_no_more() {
     let (release, released) = mpsc::channel::<()>();
     let released = Arc::new(Mutex::new(released));
     let threads = Arc::new(Mutex::new(Vec::new()));
-    let pool = ThreadPool::new(2);
+    let pool = Aside::new(2);
     for job in 0..3 {
         let started = started.clone();
         let released = Arc::clone(&released);
@@ -827,7 +828,6 @@ fn thread_pool_runs_as_many_jobs_at_once_as_it_has_workers_and_no_more() {
          pool's own workers",
         ids.len()
     );
-    drop(pool);
 }
 
 #[test]
@@ -877,9 +877,9 @@ fn thread_pool_join_waits_for_the_jobs_in_flight() {
 #[test]
 fn thread_pool_keeps_its_workers_when_a_job_panics() {
     let (done, results) = mpsc::channel();
-    let pool = ThreadPool::new(1);
-    // The panic is printed by the panic hook; that is expected here.
-    pool.execute(|| panic!("a job that panics (on purpose, in this test)"));
+    let pool = Aside::new(1);
+    // A panic that skips the panic hook (nothing is printed), but unwinds like any other.
+    pool.execute(|| std::panic::resume_unwind(Box::new("a job that panics on purpose")));
     for job in 0..3 {
         let done = done.clone();
         pool.execute(move || {
@@ -895,7 +895,32 @@ fn thread_pool_keeps_its_workers_when_a_job_panics() {
          panic killed the only worker. A server must not lose a worker to one bad request: \
          run each job inside std::panic::catch_unwind (with AssertUnwindSafe) and keep going"
     );
-    drop(pool);
+}
+
+/// A pool that is dropped on a thread of its own, which the test does not wait for, even when
+/// the test fails: dropping a pool joins its workers, and a pool whose workers never learn
+/// the end would hang the test. (`thread_pool_join_waits_for_the_jobs_in_flight` is the test
+/// of that.)
+struct Aside(Option<ThreadPool>);
+
+impl Aside {
+    fn new(size: usize) -> Aside {
+        Aside(Some(ThreadPool::new(size)))
+    }
+
+    fn execute(&self, job: impl FnOnce() + Send + 'static) {
+        if let Some(pool) = &self.0 {
+            pool.execute(job);
+        }
+    }
+}
+
+impl Drop for Aside {
+    fn drop(&mut self) {
+        if let Some(pool) = self.0.take() {
+            thread::spawn(move || drop(pool));
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1024,6 +1049,20 @@ fn serve_answers_a_bad_request_with_its_error_status(
         .run(move || http_exchange(addr, &request, REPLY_WITHIN))
         .unwrap_or_else(|problem| served.thread.fail(problem));
     match HttpReply::parse(client.received()) {
+        Ok(reply)
+            if reply.status == status
+                && matches!(end, ReadEnd::Failed(io::ErrorKind::ConnectionReset, _)) =>
+        {
+            served.thread.fail(format!(
+                "the answer ({status}) arrived, but then the server reset the connection \
+                 instead of closing it: it closed its socket while bytes from the client were \
+                 still unread in it, and the system answers that with a reset, which can \
+                 destroy the response before a client has read it. After writing the \
+                 response, shutdown(Shutdown::Write) and read (and throw away) what the client \
+                 still sends, with a deadline and a byte limit, before closing\n{}",
+                client.describe()
+            ))
+        }
         Ok(reply) if reply.status == status => {
             assert!(
                 reply.content_length() == Some(reply.body.len()) && reply.body.len() < 4096,
