@@ -300,10 +300,12 @@ pub fn handle_connection(stream: TcpStream, config: &Config) -> io::Result<()> {
     // 2. `parse_request`, then `respond(&config.root, &request)`, or `error.response()`
     //    (None: nothing to answer, return).
     // 3. `response.write_to(&mut &stream)` (`&TcpStream` is Write too), log with `eprintln!`.
-    // 4. A refused request may leave unread bytes in the socket; closing it then makes the
-    //    system send a reset, which can destroy the response before the client reads it.
-    //    So `stream.shutdown(Shutdown::Write)`, then read and throw away what still comes
-    //    (with a short deadline and a byte limit) until the client closes.
+    // 4. The client may still be sending: a head you refused half-way (400, 414, 431), a
+    //    body you did not read (Content-Length, Transfer-Encoding), bytes left in the
+    //    BufReader (`reader.buffer()`). Closing now makes the system send a reset, which can
+    //    destroy the response before the client reads it. So in those cases
+    //    `stream.shutdown(Shutdown::Write)`, then read and throw away what still comes (with
+    //    a short deadline and a byte limit) until the client closes.
     todo!("serve one request on {stream:?} from {config:?}")
 }
 

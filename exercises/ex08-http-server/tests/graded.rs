@@ -897,9 +897,9 @@ fn thread_pool_keeps_its_workers_when_a_job_panics() {
     );
 }
 
-/// A pool that is dropped on a thread of its own, which the test does not wait for, even when
-/// the test fails: dropping a pool joins its workers, and a pool whose workers never learn
-/// the end would hang the test. (`thread_pool_join_waits_for_the_jobs_in_flight` is the test
+/// A pool that is joined on a thread of its own, which the test does not wait for, when the
+/// test ends (even when it fails): a pool whose workers never learn the end would hang the
+/// test in join. (`thread_pool_join_waits_for_the_jobs_in_flight` is the test
 /// of that.)
 struct Aside(Option<ThreadPool>);
 
@@ -918,7 +918,7 @@ impl Aside {
 impl Drop for Aside {
     fn drop(&mut self) {
         if let Some(pool) = self.0.take() {
-            thread::spawn(move || drop(pool));
+            thread::spawn(move || pool.join());
         }
     }
 }
@@ -976,7 +976,7 @@ fn expect_hello(client: &TestClient, end: &ReadEnd, server: &mut ServerThread<io
             reply.status,
             show_bytes(&reply.body)
         ),
-        (_, Err(problem)) if !received.is_empty() => format!("{problem}"),
+        (_, Err(problem)) if !received.is_empty() => problem,
         (ReadEnd::TimedOut, _) if received.is_empty() => format!(
             "no answer within {REPLY_WITHIN:?} while the client kept its connection open. \
              Does your server wait for the end of the connection (read_to_end, read_to_string, \

@@ -407,7 +407,24 @@ pub fn handle_connection(stream: TcpStream, config: &Config) -> io::Result<()> {
         stream: &stream,
         deadline,
     });
-    let (line, response) = match parse_request(&mut reader) {
+    let parsed = parse_request(&mut reader);
+    // Is the client perhaps still sending? A head we refused half-way, a body we do not
+    // read, bytes already buffered after the head. Then the connection is closed gently
+    // (`linger`). A client that sent nothing in time gets no such courtesy.
+    let more_to_come = !reader.buffer().is_empty()
+        || match &parsed {
+            Ok(request) => {
+                request.header("Transfer-Encoding").is_some()
+                    || request
+                        .header("Content-Length")
+                        .is_some_and(|length| length != "0")
+            }
+            Err(error) => matches!(
+                error,
+                HttpError::BadRequest(_) | HttpError::UriTooLong | HttpError::HeadersTooLarge
+            ),
+        };
+    let (line, response) = match parsed {
         Ok(request) => {
             let line = format!("{} {} {}", request.method, request.target, request.version);
             (line, respond(&config.root, &request))
@@ -429,7 +446,9 @@ pub fn handle_connection(stream: TcpStream, config: &Config) -> io::Result<()> {
         response.body.len()
     );
     written?;
-    linger(&stream);
+    if more_to_come {
+        linger(&stream);
+    }
     Ok(())
     // Dropping the stream closes the connection.
 }
