@@ -850,7 +850,7 @@ fn thread_pool_join_waits_for_the_jobs_in_flight() {
         pool.join();
         let _ = joined.send(counter.load(Ordering::SeqCst));
     });
-    let result = join_result.recv_timeout(Duration::from_secs(5));
+    let result = join_result.recv_timeout(Duration::from_secs(3));
     if let Err(mpsc::RecvTimeoutError::Disconnected) = result {
         // The pool's thread panicked (a todo!(), an unwrap): show its message.
         if let Err(payload) = pool_thread.join() {
@@ -865,7 +865,7 @@ fn thread_pool_join_waits_for_the_jobs_in_flight() {
              (JoinHandle::join), so that every job given to execute is done"
         ),
         Err(_) => panic!(
-            "join did not return within 5 s, although the 4 jobs take 200 ms on 2 workers \
+            "join did not return within 3 s, although the 4 jobs take 200 ms on 2 workers \
              ({} had finished): do the workers ever learn that no more jobs will come? Drop \
              the Sender first (their recv() then fails and they leave their loop), then join \
              each worker",
@@ -1513,22 +1513,22 @@ import sys, urllib.request, urllib.error, http.client
 host, port = sys.argv[1], int(sys.argv[2])
 base = f"http://{host}:{port}"
 problems = []
-with urllib.request.urlopen(base + "/logo.png", timeout=5) as r:
+with urllib.request.urlopen(base + "/logo.png", timeout=3) as r:
     body = r.read()
     if r.status != 200: problems.append(f"GET /logo.png: status {r.status}")
     if body != bytes.fromhex(sys.argv[3]): problems.append(f"GET /logo.png: {len(body)} bytes, not the file's")
     if r.headers["Content-Type"] != "image/png": problems.append(f"Content-Type {r.headers['Content-Type']!r}")
 try:
-    urllib.request.urlopen(base + "/missing", timeout=5)
+    urllib.request.urlopen(base + "/missing", timeout=3)
     problems.append("GET /missing did not fail")
 except urllib.error.HTTPError as e:
     if e.code != 404: problems.append(f"GET /missing: status {e.code}, not 404")
-c = http.client.HTTPConnection(host, port, timeout=5)
+c = http.client.HTTPConnection(host, port, timeout=3)
 c.request("HEAD", "/hello.txt")
 r = c.getresponse()
 if r.status != 200 or r.getheader("Content-Length") != "15": problems.append(f"HEAD /hello.txt: {r.status} {r.getheaders()}")
 c.close()
-c = http.client.HTTPConnection(host, port, timeout=5)
+c = http.client.HTTPConnection(host, port, timeout=3)
 c.request("POST", "/hello.txt", body=b"x=1")
 r = c.getresponse()
 if r.status != 405 or "GET" not in (r.getheader("Allow") or ""): problems.append(f"POST: {r.status} {r.getheaders()}")
@@ -1565,7 +1565,7 @@ fn curl_gets_the_exact_bytes_and_head_gets_no_body() {
     let run = |args: &[&str]| {
         let mut command = Command::new(&curl);
         command
-            .args(["--silent", "--show-error", "--max-time", "5"])
+            .args(["--silent", "--show-error", "--max-time", "3"])
             .args(args);
         Program::new(command)
             .time_limit(Duration::from_secs(10))
