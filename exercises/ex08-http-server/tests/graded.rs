@@ -1023,6 +1023,7 @@ fn serve_answers_a_request_that_arrives_in_pieces() {
                 if client.send(piece, REPLY_WITHIN).is_err() {
                     break;
                 }
+                // Pacing, not synchronisation: each piece leaves on its own (nodelay).
                 thread::sleep(Duration::from_millis(20));
             }
             let end = client.read_to_end(REPLY_WITHIN);
@@ -1381,7 +1382,7 @@ fn program_serves_files_and_logs_one_line_per_request() {
     assert!(
         logged,
         "the program answered GET /hello.txt, but logged no line on stderr with the request \
-         and its status (like `127.0.0.1:54321 \"GET /hello.txt HTTP/1.1\" 200 15`): log one \
+         and its status (e.g. `127.0.0.1:54321 \"GET /hello.txt HTTP/1.1\" 200 15`): log one \
          line per request in handle_connection, on stderr (eprintln!){}",
         cap_text(&server.describe(), 3000)
     );
