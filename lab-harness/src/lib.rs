@@ -9,7 +9,8 @@
 //! - [`UdpEchoServer`]: a scripted UDP echo server (drop, delay, duplicate, swap, answer from
 //!   another port) for exercise 9 and `cargo lab serve --mode udp`; its [`UdpRecording`] lists
 //!   the datagrams it got and what it did with each.
-//! - [`TestClient`]: the harness's client, for tests of a student's *server*.
+//! - [`TestClient`]: the harness's client, for tests of a student's *server*; for an HTTP
+//!   server, [`http_exchange`] sends a request through it and [`HttpReply`] reads the answer.
 //! - [`ClosedPort`], [`FullBacklog`], [`ClosedAt`]: ports that refuse or never answer.
 //! - [`Recording`]: what every harness server saw on each connection, so a failing test can
 //!   say what crossed the wire; its [`Timeline`] is the conversation on the wire, event by
@@ -31,6 +32,7 @@ mod core;
 mod echo;
 mod explained;
 mod http;
+mod http_client;
 mod ports;
 mod program;
 mod record;
@@ -47,6 +49,7 @@ pub use closed_at::{ClosedAt, listen_on_one_of};
 pub use echo::{Behaviour, Config, EchoServer, Mode};
 pub use explained::ExplainedWatchdog;
 pub use http::{HTTP_PAGES, HttpConfig, HttpPage, HttpServer, MAX_REQUEST_HEAD};
+pub use http_client::{HttpReply, http_exchange};
 pub use ports::{ClosedPort, FullBacklog};
 pub use program::{Program, ProgramRun, Stopped};
 pub use record::{ConnectionRecord, Ending, Recording, Totals};

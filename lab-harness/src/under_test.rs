@@ -12,7 +12,7 @@ use std::fmt::{Debug, Display};
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
@@ -133,10 +133,50 @@ impl ServerProcess {
     /// The error is a message for the test's failure: the program exited first (with what it
     /// printed on stderr: a panic shows there), printed something else, or said nothing in
     /// time.
-    pub fn start(mut command: Command, ready: &str, limit: Duration) -> Result<Self, String> {
+    pub fn start(command: Command, ready: &str, limit: Duration) -> Result<Self, String> {
+        Self::launch(command, Stdio::null(), ready, limit)
+    }
+
+    /// Like [`ServerProcess::start`], with a pipe to the program's standard input: a test can
+    /// type commands (`stop`) or close it.
+    pub fn start_with_stdin(
+        command: Command,
+        ready: &str,
+        limit: Duration,
+    ) -> Result<(Self, ChildStdin), String> {
+        let mut server = Self::launch(command, Stdio::piped(), ready, limit)?;
+        let stdin = server
+            .child
+            .stdin
+            .take()
+            .ok_or("the program has no stdin pipe")?;
+        Ok((server, stdin))
+    }
+
+    /// Waits up to `limit` for the program to exit; its exit status, or `None` if it runs on.
+    pub fn exited_within(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) if Instant::now() < deadline => {
+                    // Polling: std has no wait-with-timeout for a child.
+                    thread::sleep(Duration::from_millis(5));
+                }
+                Ok(None) | Err(_) => return None,
+            }
+        }
+    }
+
+    fn launch(
+        mut command: Command,
+        stdin: Stdio,
+        ready: &str,
+        limit: Duration,
+    ) -> Result<Self, String> {
         let program = Path::new(command.get_program()).display().to_string();
         let mut child = command
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -22,6 +22,8 @@
 
 mod client;
 mod histogram;
+// `--mode http`: a request per connection, for HTTP servers (exercise 8).
+pub mod http;
 
 use std::collections::BTreeMap;
 use std::io;

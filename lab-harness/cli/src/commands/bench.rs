@@ -6,6 +6,8 @@
 //! (open loop). A progress line goes to stderr while it runs; the report (req/s, p50/p99/max
 //! latency, errors by kind with an example and a hint) goes to stdout. The exit code is 0 when every message came back right, 1 otherwise, so an
 //! instructor can ask of a student's ex04 server "can it take the class?" in a script.
+//! `--mode http --path /file` does the same for an HTTP server (exercise 8's): each message
+//! is a GET on a connection of its own (see `lab_cli::bench::http`).
 
 use std::io::{self, IsTerminal, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -39,9 +41,14 @@ pub struct Args {
     #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(2..=1_048_576))]
     size: u32,
     /// line: each message is a line, the echo must be the same line (ending \r\n or \n);
-    /// raw: the echo must be the same bytes.
+    /// raw: the echo must be the same bytes; http: each message is a `GET --path` on a new
+    /// connection to an HTTP server (exercise 8's), answered with a 2xx and a body of its
+    /// Content-Length.
     #[arg(long, value_enum, default_value_t = ModeArg::Line)]
     mode: ModeArg,
+    /// In http mode: the path every request asks for.
+    #[arg(long, default_value = "/")]
+    path: String,
     /// The longest wait, in seconds, for one connect, one write or one reply.
     #[arg(long, default_value_t = 5.0, value_parser = positive_seconds)]
     timeout: f64,
@@ -54,6 +61,7 @@ pub struct Args {
 enum ModeArg {
     Line,
     Raw,
+    Http,
 }
 
 fn positive_rate(text: &str) -> Result<f64, String> {
@@ -83,7 +91,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         size: args.size as usize,
         mode: match args.mode {
             ModeArg::Line => Mode::Line,
-            ModeArg::Raw => Mode::Raw,
+            // http mode does not use it: its messages are requests.
+            ModeArg::Raw | ModeArg::Http => Mode::Raw,
         },
         timeout: Duration::from_secs_f64(args.timeout),
         time_limit: Duration::from_secs_f64(args.time_limit),
@@ -94,6 +103,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let total = options.connections as u64 * options.messages as u64;
     let mut line = ProgressLine::new(total, options.connections as u64);
+    if let ModeArg::Http = args.mode {
+        let report = bench::http::run(&options, &args.path, &mut |progress| line.show(progress))
+            .context("cannot run the bench")?;
+        line.finish(report.answered, report.errors(), report.elapsed);
+        print!("{}", report.describe());
+        io::stdout().flush()?;
+        return Ok(if report.errors() == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     let report = bench::run(&options, &mut |progress| line.show(progress))
         .context("cannot run the bench")?;
     line.finish(report.answered, report.errors(), report.elapsed);
