@@ -247,7 +247,14 @@ impl ServerProcess {
     pub fn still_running(&mut self) -> Result<(), String> {
         match self.child.try_wait() {
             Ok(None) => Ok(()),
-            Ok(Some(status)) => Err(format!("the program ended ({status})")),
+            Ok(Some(status)) => {
+                // It ended, but what it printed last (a panic's message, which says "not yet
+                // implemented") may still be on its way through the pipes: wait for them to
+                // close, so that `describe` shows it. (Bounded: a child it left running may
+                // hold them open.)
+                self.wait_for(GRACE, |o| o.closed == 2);
+                Err(format!("the program ended ({status})"))
+            }
             Err(error) => Err(format!("cannot tell whether the program runs: {error}")),
         }
     }
