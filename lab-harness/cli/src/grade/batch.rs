@@ -65,6 +65,20 @@ impl Kit<'_> {
     }
 }
 
+/// The crate names of the kit's own packages (not registry dependencies): the exercises,
+/// their solutions, the harness and the `lab` command.
+fn workspace_crates(exercises: &[Exercise]) -> Vec<String> {
+    let mut crates: Vec<String> = exercises
+        .iter()
+        .flat_map(|e| {
+            let name = e.package.replace('-', "_");
+            [format!("{name}_solution"), name]
+        })
+        .collect();
+    crates.extend(["lab_harness", "lab_cli", "bench_peers"].map(String::from));
+    crates
+}
+
 /// The kit's target folder: `CARGO_TARGET_DIR`, or `target/`.
 pub fn kit_target(kit_root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
@@ -125,6 +139,19 @@ impl Base {
         let etc = dir.join("etc");
         sandbox::write_etc(&etc)?;
         let target = dir.join("target");
+        if kit.own_code && kit.sandbox.is_none() && !target.exists() {
+            // `cargo lab check` right after the kit's own build (CI): the registry
+            // dependencies are built already, with the same compiler and profile. Start from
+            // them rather than build them all again (a minute or two on two cores); cargo
+            // builds whatever does not match. Never for a sandboxed base: it builds with other
+            // paths, and a submission's code must not see the kit's build.
+            let members = workspace_crates(kit.exercises);
+            let _ = stage::seed_dependencies(
+                &kit_target(kit.root).join("debug"),
+                &target.join("debug"),
+                &members,
+            );
+        }
         fs::create_dir_all(&target)?;
 
         let place = Place::staged(
@@ -385,12 +412,7 @@ pub fn grade_submission(
     stage::copy_tree(&base.kit, &staged_kit).context("cannot copy the kit")?;
     let notes = stage::overlay(kit.exercises, submission, &staged_kit)?;
     if kit.own_code && kit.sandbox.is_none() {
-        let mut members: Vec<String> = kit
-            .exercises
-            .iter()
-            .map(|e| e.package.replace('-', "_"))
-            .collect();
-        members.push("lab_harness".into());
+        let members = workspace_crates(kit.exercises);
         stage::copy_build_linking_dependencies(&base.target, &staged_target, &members)
     } else {
         stage::copy_tree(&base.target, &staged_target)

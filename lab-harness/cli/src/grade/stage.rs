@@ -121,6 +121,17 @@ pub fn copy_build_linking_dependencies(
     members: &[String],
 ) -> io::Result<()> {
     let is_dependency = |path: &Path| {
+        // What a registry dependency's build script left under `build/PACKAGE-HASH/`.
+        let names: Vec<&str> = path.iter().filter_map(|c| c.to_str()).collect();
+        let built_by_script = names
+            .iter()
+            .position(|name| *name == "build")
+            .and_then(|at| names.get(at + 1))
+            .map(|dir| dir.rsplit_once('-').map_or(*dir, |(package, _)| package))
+            .is_some_and(|package| !members.iter().any(|m| *m == package.replace('-', "_")));
+        if built_by_script {
+            return true;
+        }
         let in_deps = path.parent().and_then(Path::file_name) == Some("deps".as_ref());
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         let crate_name = name
@@ -134,6 +145,49 @@ pub fn copy_build_linking_dependencies(
                 .any(|ext| name.ends_with(ext))
     };
     copy_tree_with(from, to, &is_dependency)
+}
+
+/// Seeds an empty target folder's `debug` with the registry dependencies built in another
+/// one (`from` and `to` are `…/debug`): their libraries in `deps/`, their fingerprints and
+/// their build scripts' output, hard-linked. Nothing of the `members` (the kit's own crates)
+/// is taken: cargo builds those in `to` from their own sources.
+pub fn seed_dependencies(from: &Path, to: &Path, members: &[String]) -> io::Result<()> {
+    let member = |name: &str| members.iter().any(|m| m == name);
+    // `deps/libNAME-HASH.rlib` (and .rmeta, .so): the crate's name.
+    let library = |path: &Path| {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        name.strip_prefix("lib")
+            .and_then(|rest| rest.split_once('-'))
+            .is_some_and(|(krate, _)| !member(krate))
+            && [".rlib", ".rmeta", ".so", ".dylib", ".dll"]
+                .iter()
+                .any(|ext| name.ends_with(ext))
+    };
+    fs::create_dir_all(to.join("deps"))?;
+    for entry in fs::read_dir(from.join("deps"))? {
+        let path = entry?.path();
+        if path.is_file() && library(&path) {
+            fs::hard_link(
+                &path,
+                to.join("deps").join(path.file_name().unwrap_or_default()),
+            )?;
+        }
+    }
+    // `.fingerprint/PACKAGE-HASH/` and `build/PACKAGE-HASH/`: the package's name.
+    for folder in [".fingerprint", "build"] {
+        let Ok(entries) = fs::read_dir(from.join(folder)) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let package = name.rsplit_once('-').map_or(name, |(package, _)| package);
+            if path.is_dir() && !member(&package.replace('-', "_")) {
+                copy_tree_with(&path, &to.join(folder).join(name), &|_| true)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn copy_tree_with(from: &Path, to: &Path, link: &dyn Fn(&Path) -> bool) -> io::Result<()> {
