@@ -1212,6 +1212,11 @@ fn serve_cuts_off_a_client_that_sends_its_request_one_byte_at_a_time() {
             client.describe()
         ));
     }
+    // Cut off by the server, not by its end: a server that stopped (or never ran) closes
+    // every connection too.
+    served
+        .thread
+        .assert_running("serve should go on serving after it cut the slow client off");
 }
 
 #[test]
