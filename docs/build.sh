@@ -16,6 +16,10 @@ if ! command -v mdbook >/dev/null 2>&1; then
   echo "==> installing mdbook $MDBOOK_VERSION (only this once; it takes a few minutes)"
   cargo install mdbook --locked --version "$MDBOOK_VERSION"
 fi
+# `bash docs/build.sh --install`: only the install (CI starts it early, in the background).
+if [ "${1:-}" = "--install" ]; then
+  exit 0
+fi
 
 echo "==> mdbook build ($(mdbook --version))"
 # book.toml sets create-missing = false: a SUMMARY.md entry without its file fails here.
