@@ -37,7 +37,7 @@ pub struct Args {
     /// Check only these mistakes of the catalogues (by file name, e.g. `no-flush`).
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     mistakes: Vec<String>,
-    /// Grade this many mistakes at once (default: three per core, at most 8). A wrong answer
+    /// Grade this many mistakes at once (default: two per core, at most 8). A wrong answer
     /// spends much of its time waiting on its tests' deadlines, not computing.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     jobs: Option<u16>,
@@ -50,7 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let config = Config::load(&root, &all)?;
     let jobs = args.jobs.map_or_else(
-        || (3 * std::thread::available_parallelism().map_or(1, |n| n.get())).min(8),
+        || (2 * std::thread::available_parallelism().map_or(1, |n| n.get())).min(8),
         usize::from,
     );
     let mut catalogues = Catalogues::new(&root, &all, &config, jobs);
