@@ -28,12 +28,10 @@
 //! what each watched server saw, with the conversation on the wire.
 
 use std::panic;
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::thread;
 use std::time::Duration;
 
 use crate::record::Recording;
-use crate::watchdog::DEADLINE_EXPIRED;
+use crate::watchdog::{DEADLINE_EXPIRED, within_deadline};
 
 /// A deadline, the servers whose recordings explain a timeout, and how to explain it.
 #[must_use = "a watchdog does nothing until `run` is called"]
@@ -70,24 +68,9 @@ impl ExplainedWatchdog {
     /// body still running at the deadline is abandoned and ends with the test process.
     #[track_caller]
     pub fn run<T: Send + 'static>(self, body: impl FnOnce() -> T + Send + 'static) -> T {
-        let (done, result) = mpsc::channel();
-        let worker = thread::Builder::new()
-            .name("test body".into())
-            .spawn(move || {
-                let _ = done.send(body());
-            })
-            .expect("starting the test body's thread");
-        match result.recv_timeout(self.limit) {
-            Ok(value) => {
-                let _ = worker.join();
-                value
-            }
-            Err(RecvTimeoutError::Disconnected) => match worker.join() {
-                // The body panicked: pass its panic on unchanged.
-                Err(payload) => panic::resume_unwind(payload),
-                Ok(()) => unreachable!("the body's thread ended without sending its result"),
-            },
-            Err(RecvTimeoutError::Timeout) => panic!("{}", self.expired_message()),
+        match within_deadline(self.limit, body) {
+            Some(value) => value,
+            None => panic!("{}", self.expired_message()),
         }
     }
 
@@ -111,6 +94,7 @@ mod tests {
     use super::*;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
 
     fn message_of(payload: Box<dyn std::any::Any + Send>) -> String {
         payload

@@ -52,24 +52,9 @@ impl Watchdog {
     /// (`track_caller`: an expired deadline is reported at the test's line, not here.)
     #[track_caller]
     pub fn run<T: Send + 'static>(self, body: impl FnOnce() -> T + Send + 'static) -> T {
-        let (done, result) = mpsc::channel();
-        let worker = thread::Builder::new()
-            .name("test body".into())
-            .spawn(move || {
-                let _ = done.send(body());
-            })
-            .expect("starting the test body's thread");
-        match result.recv_timeout(self.limit) {
-            Ok(value) => {
-                let _ = worker.join();
-                value
-            }
-            Err(RecvTimeoutError::Disconnected) => match worker.join() {
-                // The body panicked: pass its panic on unchanged.
-                Err(payload) => panic::resume_unwind(payload),
-                Ok(()) => unreachable!("the body's thread ended without sending its result"),
-            },
-            Err(RecvTimeoutError::Timeout) => panic!("{}", self.expired_message()),
+        match within_deadline(self.limit, body) {
+            Some(value) => value,
+            None => panic!("{}", self.expired_message()),
         }
     }
 
@@ -95,6 +80,35 @@ pub fn within<T: Send + 'static>(
     body: impl FnOnce() -> T + Send + 'static,
 ) -> T {
     Watchdog::new(limit).hint(hint).run(body)
+}
+
+/// Runs `body` on a thread of its own and returns its result, or `None` once `limit` has
+/// passed (the body, still running, is abandoned and ends with the test process). A panic in
+/// `body` is passed on unchanged. The one mechanism under [`Watchdog`] and
+/// [`crate::ExplainedWatchdog`], which differ only in what they say at the deadline.
+pub(crate) fn within_deadline<T: Send + 'static>(
+    limit: Duration,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let (done, result) = mpsc::channel();
+    let worker = thread::Builder::new()
+        .name("test body".into())
+        .spawn(move || {
+            let _ = done.send(body());
+        })
+        .expect("starting the test body's thread");
+    match result.recv_timeout(limit) {
+        Ok(value) => {
+            let _ = worker.join();
+            Some(value)
+        }
+        Err(RecvTimeoutError::Disconnected) => match worker.join() {
+            // The body panicked: pass its panic on unchanged.
+            Err(payload) => panic::resume_unwind(payload),
+            Ok(()) => unreachable!("the body's thread ended without sending its result"),
+        },
+        Err(RecvTimeoutError::Timeout) => None,
+    }
 }
 
 #[cfg(test)]
