@@ -129,8 +129,10 @@ impl Open {
                 self.log.bytes_out(),
             );
         }
-        self.log.ended(ending);
+        // The count goes down under the same lock as the record ends: whoever sees the
+        // connection ended in the recording may connect again and find the room free.
         let mut open = self.shared.lock_open();
+        self.log.ended(ending);
         *open -= 1;
         if *open == 0 {
             self.shared.all_closed.notify_all();
