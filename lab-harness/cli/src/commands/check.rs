@@ -15,7 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use lab_cli::grade::batch::{self, Base, Kit};
+use lab_cli::grade::batch::{Base, Kit, Workbench};
 use lab_cli::grade::run::first_compile_error;
 use lab_cli::grade::stage::TempDir;
 use lab_cli::grade::test_targets;
@@ -96,8 +96,9 @@ struct Catalogues<'a> {
     config: &'a Config,
     /// Built on first use: checking an exercise without mistakes costs nothing.
     base: Option<Base>,
-    /// How many mistakes are graded at once.
-    jobs: usize,
+    /// One staging area per job (as many as mistakes are graded at once), made on first use and kept for every later mistake (of
+    /// every exercise): each mistake then costs the rebuild of its own exercise only.
+    benches: Vec<Mutex<Option<Workbench>>>,
 }
 
 impl<'a> Catalogues<'a> {
@@ -107,7 +108,7 @@ impl<'a> Catalogues<'a> {
             exercises,
             config,
             base: None,
-            jobs,
+            benches: (0..jobs).map(|_| Mutex::new(None)).collect(),
         }
     }
 
@@ -149,25 +150,32 @@ impl<'a> Catalogues<'a> {
         }
         let base = self.base.as_ref().expect("prepared above");
         let kit = self.kit(&only);
-        // Each mistake is staged and graded in a folder of its own, so several can be graded
-        // at once; their results are reported in catalogue order.
-        let grade_one = |mistake: &mistakes::Mistake| -> anyhow::Result<mistakes::Judgement> {
+        // Each job grades in a workbench of its own, so several mistakes are graded at once;
+        // their results are reported in catalogue order.
+        let grade_one = |bench: &mut Option<Workbench>,
+                         mistake: &mistakes::Mistake|
+         -> anyhow::Result<mistakes::Judgement> {
             let staged = TempDir::new("mistake").context("cannot create a temporary folder")?;
             mistakes::stage(mistake, exercise, &solution.dir, staged.path())?;
-            let graded = batch::grade_submission(&kit, base, staged.path(), &mut |_| {})?;
+            let bench = match bench {
+                Some(bench) => bench,
+                None => bench.insert(Workbench::new(&kit, base)?),
+            };
+            let graded = bench.grade(&kit, base, staged.path(), &mut |_| {})?;
             Ok(mistakes::judge(mistake, &graded))
         };
         let next = AtomicUsize::new(0);
         let judged = Mutex::new(Vec::with_capacity(catalogue.len()));
         thread::scope(|scope| {
-            for _ in 0..self.jobs.min(catalogue.len()) {
+            for bench in self.benches.iter().take(catalogue.len()) {
                 scope.spawn(|| {
+                    let mut bench = bench.lock().unwrap_or_else(|p| p.into_inner());
                     loop {
                         let index = next.fetch_add(1, Ordering::Relaxed);
                         let Some(mistake) = catalogue.get(index) else {
                             break;
                         };
-                        let judgement = grade_one(mistake);
+                        let judgement = grade_one(&mut bench, mistake);
                         judged
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())

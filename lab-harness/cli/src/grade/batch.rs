@@ -411,24 +411,41 @@ pub fn grade_submission(
     let staged_target = staged.path().join("target");
     stage::copy_tree(&base.kit, &staged_kit).context("cannot copy the kit")?;
     let notes = stage::overlay(kit.exercises, submission, &staged_kit)?;
-    if kit.own_code && kit.sandbox.is_none() {
-        let members = workspace_crates(kit.exercises);
-        stage::copy_build_linking_dependencies(&base.target, &staged_target, &members)
-    } else {
-        stage::copy_tree(&base.target, &staged_target)
-    }
-    .context("cannot copy the kit's build")?;
+    stage::copy_tree(&base.target, &staged_target).context("cannot copy the kit's build")?;
+    let staging = Staging {
+        kit: &staged_kit,
+        target: &staged_target,
+        scratch: &staged.path().join("verdicts"),
+    };
+    grade_staged(kit, base, &staging, notes, progress)
+}
 
-    let mut exercises = workspace::exercises(&staged_kit).context("cannot list the exercises")?;
+/// Where a submission is graded: the kit with its files in place, the build, and a folder
+/// for the verdict logs.
+struct Staging<'a> {
+    kit: &'a Path,
+    target: &'a Path,
+    scratch: &'a Path,
+}
+
+/// Grades the submission put in place at `staging`; `notes` (from staging) go first in the
+/// report.
+fn grade_staged(
+    kit: &Kit,
+    base: &Base,
+    staging: &Staging,
+    notes: Vec<String>,
+    progress: &mut dyn FnMut(Event),
+) -> anyhow::Result<Report> {
+    let mut exercises = workspace::exercises(staging.kit).context("cannot list the exercises")?;
     if !kit.only.is_empty() {
         exercises.retain(|e| kit.only.iter().any(|id| id == e.id() || *id == e.folder));
     }
     let place = Place::staged(
-        &staged_kit,
-        &staged_target,
+        staging.kit,
+        staging.target,
         kit.sandbox.map(|s| (s.clone(), base.etc.clone())),
     );
-    let scratch = staged.path().join("verdicts");
     let plan = Plan {
         place: &place,
         exercises: &exercises,
@@ -436,7 +453,7 @@ pub fn grade_submission(
         config: kit.config,
         limits: kit.limits,
         listings: Some(&base.listings),
-        scratch: &scratch,
+        scratch: staging.scratch,
         isolation: kit.isolation(),
     };
     let mut report = grade(&plan, progress)?;
@@ -448,6 +465,87 @@ pub fn grade_submission(
             .extend(missing.map(|m| format!("sandbox: {m}")));
     }
     Ok(report)
+}
+
+/// A staging area that grades the kit's *own* code over and over (`cargo lab check`'s known
+/// mistakes, one after another): the base's kit and build are copied into it once, and each
+/// mistake then only puts its `src/` files in place, so that cargo rebuilds that exercise and
+/// nothing else. Copying the base's build (thousands of files) for every mistake, then
+/// deleting it, cost more than grading the mistake: creating files was over half of the
+/// check's processor time. Never for a submission: a student's build could leave anything
+/// behind for the next one, which is why [`grade_submission`] starts from a fresh copy.
+pub struct Workbench {
+    dir: TempDir,
+    kit: PathBuf,
+    target: PathBuf,
+    graded: usize,
+}
+
+impl Workbench {
+    pub fn new(kit: &Kit, base: &Base) -> anyhow::Result<Workbench> {
+        if !kit.own_code || kit.sandbox.is_some() {
+            bail!("a workbench grades only the kit's own code, without a sandbox");
+        }
+        let dir = TempDir::new("workbench").context("cannot create a temporary folder")?;
+        let staged_kit = dir.path().join("kit");
+        let staged_target = dir.path().join("target");
+        stage::copy_tree(&base.kit, &staged_kit).context("cannot copy the kit")?;
+        // The registry dependencies' libraries (most of the build) are only read by a build
+        // of the kit's code: hard links, not copies.
+        stage::copy_build_linking_dependencies(
+            &base.target,
+            &staged_target,
+            &workspace_crates(kit.exercises),
+        )
+        .context("cannot copy the kit's build")?;
+        Ok(Workbench {
+            dir,
+            kit: staged_kit,
+            target: staged_target,
+            graded: 0,
+        })
+    }
+
+    /// Grades `submission` (the kit's own code) as [`grade_submission`] would.
+    pub fn grade(
+        &mut self,
+        kit: &Kit,
+        base: &Base,
+        submission: &Path,
+        progress: &mut dyn FnMut(Event),
+    ) -> anyhow::Result<Report> {
+        if !submission.is_dir() {
+            bail!("the submission is not a folder");
+        }
+        // Back to the handout's files for every exercise graded, so that nothing of the
+        // previous submission's `src/` stays (a file it added, a file this one leaves out).
+        // Every file the submission brings is written anew, with a new time: cargo sees it
+        // changed and rebuilds.
+        for exercise in kit.exercises {
+            if !kit.only.is_empty() && !kit.only.iter().any(|id| id == exercise.id()) {
+                continue;
+            }
+            let relative = Path::new("exercises").join(&exercise.folder).join("src");
+            let src = self.kit.join(&relative);
+            if src.exists() {
+                fs::remove_dir_all(&src)
+                    .with_context(|| format!("cannot clear {}", src.display()))?;
+            }
+            stage::copy_tree(&base.kit.join(&relative), &src)
+                .with_context(|| format!("cannot restore {}", src.display()))?;
+        }
+        let notes = stage::overlay(kit.exercises, submission, &self.kit)?;
+        self.graded += 1;
+        let scratch = self.dir.path().join(format!("verdicts-{}", self.graded));
+        let staging = Staging {
+            kit: &self.kit,
+            target: &self.target,
+            scratch: &scratch,
+        };
+        let report = grade_staged(kit, base, &staging, notes, progress);
+        let _ = fs::remove_dir_all(&scratch);
+        report
+    }
 }
 
 /// The subfolders of `dir`, one per student, in name order.

@@ -111,9 +111,9 @@ pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
 }
 
 /// [`copy_tree`] for a build of the kit's *own* code (`cargo lab check`'s mistakes): the
-/// libraries of the crates that are not `members` of the workspace (the registry dependencies,
-/// which a build of the exercises only reads) are hard-linked, not copied: most of a build's
-/// size, and a second of each mistake's staging. Never for a submission: its build runs code
+/// libraries, build-script output and fingerprints of the crates that are not `members` of
+/// the workspace (the registry dependencies, which a build of the exercises only reads) are
+/// hard-linked, not copied: most of a build's size and files. Never for a submission: its build runs code
 /// of the student's, which could write through such a link into the base.
 pub fn copy_build_linking_dependencies(
     from: &Path,
@@ -121,15 +121,17 @@ pub fn copy_build_linking_dependencies(
     members: &[String],
 ) -> io::Result<()> {
     let is_dependency = |path: &Path| {
-        // What a registry dependency's build script left under `build/PACKAGE-HASH/`.
+        // What a registry dependency's build script left under `build/PACKAGE-HASH/`, and
+        // its fingerprint under `.fingerprint/PACKAGE-HASH/` (cargo writes a fingerprint only
+        // when it builds the package again, which a dependency already built never is).
         let names: Vec<&str> = path.iter().filter_map(|c| c.to_str()).collect();
-        let built_by_script = names
+        let of_dependency = names
             .iter()
-            .position(|name| *name == "build")
+            .position(|name| *name == "build" || *name == ".fingerprint")
             .and_then(|at| names.get(at + 1))
             .map(|dir| dir.rsplit_once('-').map_or(*dir, |(package, _)| package))
             .is_some_and(|package| !members.iter().any(|m| *m == package.replace('-', "_")));
-        if built_by_script {
+        if of_dependency {
             return true;
         }
         let in_deps = path.parent().and_then(Path::file_name) == Some("deps".as_ref());
