@@ -47,8 +47,9 @@ pub struct Args {
           value_parser = clap::value_parser!(u64).range(1..))]
     timeout_per_exercise: u64,
     /// Stop building a submission after this many seconds (all its exercises build at once;
-    /// an exercise not built by then did not compile). The kit's own dependencies are built
-    /// before, once, and are not counted.
+    /// an exercise not built by then did not compile); the review of its code by the kit's
+    /// lints gets what is left of them. The kit's own dependencies are built before, once,
+    /// and are not counted.
     #[arg(long, value_name = "SECS", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(1..))]
     build_timeout: u64,

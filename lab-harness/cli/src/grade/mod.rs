@@ -362,11 +362,25 @@ pub fn grade_with(
             .context("cannot run cargo")?
     };
     // A review of the student's code by the kit's lints: what no test can see on loopback.
-    let review = if !review || packages.is_empty() || plan.graded == Graded::Solutions {
-        build::Review::default()
+    // Only of what compiled, and within what is left of the build's time: clippy compiles
+    // the code again, so a submission whose build never ends (a constant evaluated for ever)
+    // would otherwise cost the build limit twice.
+    let left = plan.limits.build.saturating_sub(started.elapsed());
+    let compiled: Vec<&str> = if built.failure.is_some() {
+        Vec::new()
     } else {
-        build::review(plan.place, &packages, plan.limits.build).context("cannot run cargo")?
+        packages
+            .iter()
+            .copied()
+            .filter(|package| built.errors.get(*package).is_none_or(Vec::is_empty))
+            .collect()
     };
+    let review =
+        if !review || compiled.is_empty() || left.is_zero() || plan.graded == Graded::Solutions {
+            build::Review::default()
+        } else {
+            build::review(plan.place, &compiled, left).context("cannot run cargo")?
+        };
     notes.extend(review.note.clone());
 
     let mut results = Vec::new();
