@@ -79,7 +79,7 @@ fn fresh_copy(label: &str) -> (MutexGuard<'static, ()>, TempDir, PathBuf) {
 /// the kit's modification times, so the harness, the `lab` command and the dependencies
 /// built there are reused: a cold build of them is a minute or two of CI).
 fn target() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("grade-e2e")
+    nested_target()
 }
 
 /// Marks every file of the exercises and solutions of the kit copy at `root` as changed now,

@@ -67,7 +67,7 @@ impl Kit<'_> {
 
 /// The crate names of the kit's own packages (not registry dependencies): the exercises,
 /// their solutions, the harness and the `lab` command.
-fn workspace_crates(exercises: &[Exercise]) -> Vec<String> {
+pub fn workspace_crates(exercises: &[Exercise]) -> Vec<String> {
     let mut crates: Vec<String> = exercises
         .iter()
         .flat_map(|e| {
@@ -91,6 +91,29 @@ pub fn kit_target(kit_root: &Path) -> PathBuf {
             }
         })
         .unwrap_or_else(|| kit_root.join("target"))
+}
+
+/// Starts a new target folder (`target`, not made yet) for a build of the kit's own code
+/// from the registry dependencies that the kit's own build made already (hard links, see
+/// [`stage::seed_dependencies`]): right after `cargo test`, `cargo lab check`'s base, a
+/// handout's check or a test's kit copy then builds the kit's crates only, not a minute or
+/// two of dependencies again. Only registry dependencies are taken, never the kit's own
+/// crates (the solutions among them), and only for folders that the kit's own code builds.
+/// Best effort: whatever is missing, cargo builds.
+pub fn seed_from_kit_build(kit_root: &Path, target: &Path, exercises: &[Exercise]) {
+    seed_from_kit_build_in(&kit_target(kit_root).join("debug"), target, exercises);
+}
+
+/// [`seed_from_kit_build`] from the kit's build in `kit_debug` (a target folder's `debug`).
+pub fn seed_from_kit_build_in(kit_debug: &Path, target: &Path, exercises: &[Exercise]) {
+    if target.exists() || !kit_debug.is_dir() {
+        return;
+    }
+    let _ = stage::seed_dependencies(
+        kit_debug,
+        &target.join("debug"),
+        &workspace_crates(exercises),
+    );
 }
 
 /// The kit's sealed handout, built: what every submission starts from.
@@ -139,18 +162,11 @@ impl Base {
         let etc = dir.join("etc");
         sandbox::write_etc(&etc)?;
         let target = dir.join("target");
-        if kit.own_code && kit.sandbox.is_none() && !target.exists() {
-            // `cargo lab check` right after the kit's own build (CI): the registry
-            // dependencies are built already, with the same compiler and profile. Start from
-            // them rather than build them all again (a minute or two on two cores); cargo
-            // builds whatever does not match. Never for a sandboxed base: it builds with other
-            // paths, and a submission's code must not see the kit's build.
-            let members = workspace_crates(kit.exercises);
-            let _ = stage::seed_dependencies(
-                &kit_target(kit.root).join("debug"),
-                &target.join("debug"),
-                &members,
-            );
+        if kit.own_code && kit.sandbox.is_none() {
+            // `cargo lab check` right after the kit's own build (CI). Never for a base whose
+            // build is copied for every submission: it would copy every dependency the kit
+            // has built (the `lab` command's among them), not only the exercises'.
+            seed_from_kit_build(kit.root, &target, kit.exercises);
         }
         fs::create_dir_all(&target)?;
 

@@ -102,7 +102,7 @@ pub fn students_copy(root: &Path, options: Options) -> anyhow::Result<Vec<KitFil
         // inside the workspace, so building the copy in the kit's target folder would put
         // the committed skeletons where the kit's own (newer) builds are, and cargo would
         // take them for fresh.
-        verify_skeletons(&kit, &check.join("target"), &exercises)?;
+        verify_skeletons(root, &kit, &check.join("target"), &exercises)?;
         fs::write(&stamp_path, &stamp)?;
     }
 
@@ -295,13 +295,16 @@ pub fn prune_lock(kit: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every graded test of the copy must fail with "not yet implemented".
+/// Every graded test of the copy at `kit` must fail with "not yet implemented". (`root` is
+/// the kit the copy was made from: its build gives the copy's a start.)
 fn verify_skeletons(
+    root: &Path,
     kit: &Path,
     target: &Path,
     exercises: &[workspace::Exercise],
 ) -> anyhow::Result<()> {
     eprintln!("checking that every committed exercise is a skeleton (builds them once)…");
+    batch::seed_from_kit_build(root, target, exercises);
     let place = Place::in_place(kit, Some(target.to_path_buf()));
     let packages: Vec<&str> = exercises.iter().map(|e| e.package.as_str()).collect();
     let mut targets: Vec<String> = exercises.iter().flat_map(super::test_targets).collect();

@@ -11,6 +11,7 @@ use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::Once;
 
 use assert_cmd::cargo::cargo_bin;
 use lab_cli::grade::stage::{TempDir, is_code_under_test};
@@ -22,9 +23,25 @@ pub fn kit_root() -> PathBuf {
         .expect("lab-harness/cli sits in the kit")
 }
 
-/// The target folder for the builds the grader starts.
+/// The target folder for the builds the grader starts. Made the first time from the
+/// registry dependencies the outer `cargo test` built (hard links): the nested builds then
+/// compile the kit's own crates only (a cold build of the dependencies in it cost CI over a
+/// minute).
 pub fn nested_target() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("grade-e2e")
+    static SEEDED: Once = Once::new();
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let nested = tmp.join("grade-e2e");
+    SEEDED.call_once(|| {
+        if let Some(outer) = tmp.parent() {
+            let exercises = lab_cli::workspace::exercises(&kit_root()).unwrap_or_default();
+            lab_cli::grade::batch::seed_from_kit_build_in(
+                &outer.join("debug"),
+                &nested,
+                &exercises,
+            );
+        }
+    });
+    nested
 }
 
 /// A temporary folder, removed at the end of the test.
