@@ -1361,7 +1361,7 @@ fn start_program(command: Command) -> ServerProcess {
 
 /// Fails with what the program did, when a client saw `seen`.
 fn program_failed(server: &mut ServerProcess, seen: &str) -> ! {
-    let state = match server.still_running() {
+    let state = match server.state_after_failure() {
         Ok(()) => "the program is still running".to_string(),
         Err(ended) => ended,
     };
