@@ -422,18 +422,35 @@ pub fn grade_submission(
     if !submission.is_dir() {
         bail!("the submission is not a folder");
     }
-    let staged = TempDir::new("grade").context("cannot create a temporary folder")?;
-    let staged_kit = staged.path().join("kit");
-    let staged_target = staged.path().join("target");
-    stage::copy_tree(&base.kit, &staged_kit).context("cannot copy the kit")?;
+    let (staged, staged_kit, staged_target) = copy_of_base(base, "grade", None)?;
     let notes = stage::overlay(kit.exercises, submission, &staged_kit)?;
-    stage::copy_tree(&base.target, &staged_target).context("cannot copy the kit's build")?;
     let staging = Staging {
         kit: &staged_kit,
         target: &staged_target,
         scratch: &staged.path().join("verdicts"),
     };
     grade_staged(kit, base, &staging, notes, progress)
+}
+
+/// A copy of the base's kit and build in a new temporary folder (named with `label`): the
+/// folder, the kit and the target folder. With `linking` (the crates of the kit's own code),
+/// the registry dependencies' builds are hard-linked rather than copied: only for the kit's
+/// own code, whose build never writes to them.
+fn copy_of_base(
+    base: &Base,
+    label: &str,
+    linking: Option<&[String]>,
+) -> anyhow::Result<(TempDir, PathBuf, PathBuf)> {
+    let dir = TempDir::new(label).context("cannot create a temporary folder")?;
+    let kit = dir.path().join("kit");
+    let target = dir.path().join("target");
+    stage::copy_tree(&base.kit, &kit).context("cannot copy the kit")?;
+    match linking {
+        Some(members) => stage::copy_build_linking_dependencies(&base.target, &target, members),
+        None => stage::copy_tree(&base.target, &target),
+    }
+    .context("cannot copy the kit's build")?;
+    Ok((dir, kit, target))
 }
 
 /// Where a submission is graded: the kit with its files in place, the build, and a folder
@@ -502,18 +519,10 @@ impl Workbench {
         if !kit.own_code || kit.sandbox.is_some() {
             bail!("a workbench grades only the kit's own code, without a sandbox");
         }
-        let dir = TempDir::new("workbench").context("cannot create a temporary folder")?;
-        let staged_kit = dir.path().join("kit");
-        let staged_target = dir.path().join("target");
-        stage::copy_tree(&base.kit, &staged_kit).context("cannot copy the kit")?;
         // The registry dependencies' libraries (most of the build) are only read by a build
         // of the kit's code: hard links, not copies.
-        stage::copy_build_linking_dependencies(
-            &base.target,
-            &staged_target,
-            &workspace_crates(kit.exercises),
-        )
-        .context("cannot copy the kit's build")?;
+        let members = workspace_crates(kit.exercises);
+        let (dir, staged_kit, staged_target) = copy_of_base(base, "workbench", Some(&members))?;
         Ok(Workbench {
             dir,
             kit: staged_kit,
