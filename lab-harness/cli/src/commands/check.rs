@@ -96,8 +96,9 @@ struct Catalogues<'a> {
     config: &'a Config,
     /// Built on first use: checking an exercise without mistakes costs nothing.
     base: Option<Base>,
-    /// One staging area per job (as many as mistakes are graded at once), made on first use and kept for every later mistake (of
-    /// every exercise): each mistake then costs the rebuild of its own exercise only.
+    /// One staging area per job (as many as mistakes are graded at once), made on first use
+    /// and kept for every later mistake of every exercise: each mistake then costs the
+    /// rebuild of its own exercise only.
     benches: Vec<Mutex<Option<Workbench>>>,
 }
 
