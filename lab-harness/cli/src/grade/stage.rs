@@ -113,8 +113,8 @@ pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
 /// [`copy_tree`] for a build of the kit's *own* code (`cargo lab check`'s mistakes): the
 /// libraries, build-script output and fingerprints of the crates that are not `members` of
 /// the workspace (the registry dependencies, which a build of the exercises only reads) are
-/// hard-linked, not copied: most of a build's size and files. Never for a submission: its build runs code
-/// of the student's, which could write through such a link into the base.
+/// hard-linked, not copied: most of a build's size and files. Never for a submission: its
+/// build runs code of the student's, which could write through such a link into the base.
 pub fn copy_build_linking_dependencies(
     from: &Path,
     to: &Path,
