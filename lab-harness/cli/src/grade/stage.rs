@@ -151,9 +151,8 @@ pub fn copy_build_linking_dependencies(
 
 /// Seeds a target folder's `debug` with the registry dependencies built in another one
 /// (`from` and `to` are `…/debug`): their libraries in `deps/`, their fingerprints and their
-/// build scripts' output, hard-linked (what `to` has already is kept). Nothing of the
-/// `members` (the kit's own crates) is taken: cargo builds those in `to` from their own
-/// sources. Cargo takes a seeded dependency only where it would have built the very same
+/// build scripts' output, hard-linked. Nothing of the `members` (the kit's own crates) is
+/// taken: cargo builds those in `to` from their own sources. Cargo takes a seeded dependency only where it would have built the very same
 /// (same version, features, profile and compiler), and builds the others.
 pub fn seed_dependencies(from: &Path, to: &Path, members: &[String]) -> io::Result<()> {
     let member = |name: &str| members.iter().any(|m| m == name);
@@ -171,11 +170,10 @@ pub fn seed_dependencies(from: &Path, to: &Path, members: &[String]) -> io::Resu
     for entry in fs::read_dir(from.join("deps"))? {
         let path = entry?.path();
         if path.is_file() && library(&path) {
-            let link = to.join("deps").join(path.file_name().unwrap_or_default());
-            match fs::hard_link(&path, &link) {
-                Err(error) if error.kind() != io::ErrorKind::AlreadyExists => return Err(error),
-                _ => {}
-            }
+            fs::hard_link(
+                &path,
+                to.join("deps").join(path.file_name().unwrap_or_default()),
+            )?;
         }
     }
     // `.fingerprint/PACKAGE-HASH/` and `build/PACKAGE-HASH/`: the package's name.
@@ -187,9 +185,8 @@ pub fn seed_dependencies(from: &Path, to: &Path, members: &[String]) -> io::Resu
             let path = entry?.path();
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
             let package = name.rsplit_once('-').map_or(name, |(package, _)| package);
-            let seeded = to.join(folder).join(name);
-            if path.is_dir() && !member(&package.replace('-', "_")) && !seeded.exists() {
-                copy_tree_with(&path, &seeded, &|_| true)?;
+            if path.is_dir() && !member(&package.replace('-', "_")) {
+                copy_tree_with(&path, &to.join(folder).join(name), &|_| true)?;
             }
         }
     }
