@@ -6,7 +6,8 @@
 //! the output pipes open; the tool that runs it must come back all the same, with bounded
 //! memory. So:
 //! - the child gets its own process group, and the whole group is killed at the limit (test
-//!   binaries started by `cargo test` die with it; a sandbox dies with its PID namespace);
+//!   binaries started by `cargo test` die with it; a sandbox dies with its PID namespace,
+//!   whose init is killed by name too: see [`kill`]);
 //! - stdout and stderr are read in fixed-size chunks and only their first bytes are kept
 //!   ([`Watch::keep`]); a child that prints more than [`Watch::flood`] bytes in all is
 //!   stopped, since no graded test has a reason to;
@@ -15,12 +16,15 @@
 //!   once, so the grader can write what it has and leave nothing running.
 
 use std::io::{self, Read};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
+
+mod kill;
+use kill::{kill_group, kill_tree};
 
 /// How often the child, the limit, the output counter and the caller's check are looked at.
 const TICK: Duration = Duration::from_millis(10);
@@ -245,39 +249,6 @@ fn read_capped(
         let _ = sender.send(String::from_utf8_lossy(&kept).into_owned());
     });
     receiver
-}
-
-/// Kills the child and everything in its process group (the test binary cargo started, a
-/// sandbox, any server a test started).
-fn kill_tree(child: &mut Child) {
-    kill_group(child.id());
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-fn kill_group(pid: u32) {
-    // std can signal one process, not a group or a tree; these commands can.
-    #[cfg(unix)]
-    let mut command = {
-        // `--` is needed: procps' kill takes `-KILL -123` for two options and kills nothing.
-        let mut command = Command::new("kill");
-        command.args(["-s", "KILL", "--", &format!("-{pid}")]);
-        command
-    };
-    #[cfg(windows)]
-    let mut command = {
-        let mut command = Command::new("taskkill");
-        command.args(["/F", "/T", "/PID", &pid.to_string()]);
-        command
-    };
-    #[cfg(any(unix, windows))]
-    let _ = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    #[cfg(not(any(unix, windows)))]
-    let _ = pid;
 }
 
 #[cfg(all(test, unix))]
