@@ -217,9 +217,10 @@ fn a_submission_is_refused_without_a_sandbox_unless_told_to_run_unsandboxed() {
         &submission.join("exercises/ex01-raw-send-recv/src/lib.rs"),
         &fs::read_to_string(kit.join("solutions/ex01-raw-send-recv/src/lib.rs")).unwrap(),
     );
-    let grade = |path: &str, extra: &[&str]| {
+    let lab = |path: &str, how: &[&str], extra: &[&str]| {
         std::process::Command::new(assert_cmd::cargo::cargo_bin("lab"))
-            .args(["grade", "--submission", submission.to_str().unwrap()])
+            .arg("grade")
+            .args(how)
             .args(["--only", "ex01"])
             .args(extra)
             .current_dir(&kit)
@@ -229,15 +230,20 @@ fn a_submission_is_refused_without_a_sandbox_unless_told_to_run_unsandboxed() {
             .output()
             .unwrap()
     };
-    // No bubblewrap on the PATH: one line that names it, and exit code 1.
-    let refused = grade("/nonexistent", &[]);
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert_eq!(refused.status.code(), Some(1), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.contains("bubblewrap (bwrap)") && stderr.contains("--unsandboxed"),
-        "{stderr}"
-    );
+    let grade = |path: &str, extra: &[&str]| {
+        lab(path, &["--submission", submission.to_str().unwrap()], extra)
+    };
+    // No bubblewrap on the PATH: one line that names it, and exit code 1; for a class too.
+    let batch = ["--batch", temp.path().to_str().unwrap()];
+    for refused in [grade("/nonexistent", &[]), lab("/nonexistent", &batch, &[])] {
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains("bubblewrap (bwrap)") && stderr.contains("--unsandboxed"),
+            "{stderr}"
+        );
+    }
 
     // With --unsandboxed it grades, and every format says how.
     let path = std::env::var("PATH").unwrap();

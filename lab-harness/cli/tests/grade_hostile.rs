@@ -90,11 +90,13 @@ fn hostile_submissions_earn_nothing_change_nothing_learn_nothing_and_leave_nothi
             "{}: earned points:\n{report:#}",
             attack.name
         );
-        (attack.check)(&report, &world);
+        (attack.check)(&report, &run);
         eprintln!(
-            "    graded in {:.1} s, grader's peak memory {} KiB",
+            "    graded in {:.1} s, grader's peak memory {} KiB, at most {} of its processes \
+             at once",
             run.elapsed.as_secs_f64(),
-            run.peak_kb
+            run.peak_kb,
+            run.marked_peak
         );
         world.check_nothing_learned(attack.name, &run.report_text);
         world.check_bounds(attack, &run);
@@ -175,7 +177,8 @@ fn an_interrupted_grader_writes_what_it_graded_and_resumes() {
     // bob's every test starts a process and hangs: the grader is stopped while he is graded.
     let hang = format!(
         "fn attack(_function: &str) {{\n    let _ = std::process::Command::new(\"sh\")\n        \
-         .args([\"-c\", \"sleep 1000; : {marker}-hang\"])\n        .spawn();\n    loop {{\n        \
+         .args([\"-c\", \"sleep 1000; : {marker}-hang\"])\n        \
+         .env(\"NETLAB_ATTACK\", \"{marker}\")\n        .spawn();\n    loop {{\n        \
          std::thread::sleep(std::time::Duration::from_millis(50));\n    }}\n}}\n",
         marker = world.marker
     );
@@ -293,8 +296,8 @@ struct Attack {
     name: &'static str,
     source: String,
     build_timeout: u64,
-    /// What its report must show besides zero points.
-    check: fn(&Value, &World),
+    /// What its report (and its run) must show besides zero points.
+    check: fn(&Value, &Run),
 }
 
 /// The attacks, one submission per class (two for leaks: one that cannot compile, one that
@@ -410,16 +413,30 @@ fn attacks(world: &World) -> Vec<Attack> {
             name: "squatter",
             source: with_attack(&SQUATTER.replace("MARKER", marker)),
             build_timeout: BUILD_TIMEOUT,
-            check: |_, _| {},
+            // The squatters did start (so "none left" means something): fifty `sh` and
+            // their fifty `sleep`s at least.
+            check: |_, run| {
+                assert!(
+                    run.marked_peak >= 100,
+                    "squatter: only {} of its processes were seen running",
+                    run.marked_peak
+                );
+            },
         },
         Attack {
             name: "flooder",
             source: with_attack(&FLOODER.replace("MARKER", marker)),
             build_timeout: BUILD_TIMEOUT,
-            check: |report, _| {
+            check: |report, run| {
                 let text = report.to_string();
                 assert!(text.contains("printed more than"), "{report:#}");
                 assert!(text.contains("timed_out"), "{report:#}");
+                // The fork loop ran: its three hundred `sleep`s were seen.
+                assert!(
+                    run.marked_peak >= 300,
+                    "flooder: only {} of its processes were seen running",
+                    run.marked_peak
+                );
             },
         },
         Attack {
@@ -575,16 +592,23 @@ const SQUATTER: &str = r#"
 fn attack(function: &str) {
     use std::process::{Command, Stdio};
     let sleeper = |tag: &str| format!("sleep 1000; : MARKER-{tag}");
-    let _ = Command::new("setsid")
+    // Every process started here, and each `sleep` those start, carries the marker in its
+    // environment, where the test looks for leftovers.
+    let marked = |program: &str| {
+        let mut command = Command::new(program);
+        command.env("NETLAB_ATTACK", "MARKER");
+        command
+    };
+    let _ = marked("setsid")
         .args(["sh", "-c", &sleeper("setsid")])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn();
-    let _ = Command::new("sh")
+    let _ = marked("sh")
         .args(["-c", &format!("(sh -c '{}' &) &", sleeper("double"))])
         .status();
-    let _ = Command::new("sh")
+    let _ = marked("sh")
         .args(["-c", &sleeper("quiet")])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -592,7 +616,11 @@ fn attack(function: &str) {
         .spawn();
     if function == "connect" {
         for _ in 0..50 {
-            let _ = Command::new("sh").args(["-c", &sleeper("many")]).spawn();
+            let _ = marked("sh").args(["-c", &sleeper("many")]).spawn();
+        }
+        // Stays until the grader's time limit, so the test sees the squatters running.
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(50));
         }
     }
 }
@@ -624,6 +652,7 @@ fn attack(function: &str) {
         "receive_until_closed" => {
             let _ = std::process::Command::new("sh")
                 .args(["-c", "i=0; while [ $i -lt 300 ]; do sleep 1000 & i=$((i+1)); done; wait; : MARKER-forks"])
+                .env("NETLAB_ATTACK", "MARKER")
                 .status();
         }
         _ => {
@@ -713,6 +742,8 @@ struct Run {
     report_text: String,
     /// The grader's peak resident memory.
     peak_kb: u64,
+    /// The most processes carrying the marker seen at once while it ran.
+    marked_peak: usize,
     elapsed: Duration,
 }
 
@@ -779,8 +810,15 @@ impl World {
         let out = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
         let err = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
         let mut peak_kb = 0;
+        let mut marked_peak = 0;
+        let mut rounds = 0u64;
         let status = loop {
             peak_kb = peak_kb.max(peak_memory_kb(child.id()));
+            // Reading every process's environment costs a few milliseconds: every 100 ms.
+            if rounds % 5 == 0 {
+                marked_peak = marked_peak.max(self.leftovers().len());
+            }
+            rounds += 1;
             if let Some(status) = child.try_wait().unwrap() {
                 break status;
             }
@@ -795,6 +833,7 @@ impl World {
             report_text: out.join().unwrap(),
             stderr: err.join().unwrap(),
             peak_kb,
+            marked_peak,
             elapsed: started.elapsed(),
         }
     }
@@ -909,7 +948,8 @@ impl World {
         );
     }
 
-    /// Processes whose command line holds the marker.
+    /// Processes whose command line or environment holds the marker (the attackers put it
+    /// in the environment of what they start, so every descendant carries it).
     fn leftovers(&self) -> Vec<String> {
         let mut found = Vec::new();
         for entry in fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
@@ -917,7 +957,10 @@ impl World {
                 continue;
             };
             let line = String::from_utf8_lossy(&line).replace('\0', " ");
-            if line.contains(&self.marker) {
+            let environment = fs::read(entry.path().join("environ")).unwrap_or_default();
+            if line.contains(&self.marker)
+                || String::from_utf8_lossy(&environment).contains(&self.marker)
+            {
                 found.push(format!("{}: {line}", entry.file_name().to_string_lossy()));
             }
         }
