@@ -364,6 +364,12 @@ fn planted_answers_get_their_status(kit: &Path, out: &Path) {
     );
     success(&output, "grading as JUnit");
     let xml = fs::read_to_string(&xml_path).unwrap();
+    // Valid under the kit's strict Ant-style schema (an independent validator), with a compile
+    // error and a crash in it.
+    if xmllint_is_here() {
+        let valid = validate_junit(out, "planted-checked.xml", &xml);
+        assert!(valid.status.success(), "{}\n{xml}", said(&valid));
+    }
     let document = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
     let root = document.root_element();
     assert_eq!(root.tag_name().name(), "testsuites");

@@ -314,6 +314,8 @@ fn attacks(world: &World) -> Vec<Attack> {
         kit.join(EX01).join("tests/graded.rs").display().to_string(),
         kit.join(EX01).join("Cargo.toml").display().to_string(),
         kit.join("Cargo.toml").display().to_string(),
+        kit.join("Cargo.lock").display().to_string(),
+        kit.join("grading.toml").display().to_string(),
         kit.join("lab-harness/src/lib.rs").display().to_string(),
         solution.display().to_string(),
         world
@@ -327,12 +329,15 @@ fn attacks(world: &World) -> Vec<Attack> {
         world.out.join("gradebook.csv").display().to_string(),
         base_file,
     ];
+    tamper_targets.extend(registry_file().map(|f| f.display().to_string()));
     tamper_targets.extend(
         [
             "/netlab/kit/exercises/ex02-line-streams/tests/graded.rs",
             "/netlab/kit/exercises/ex01-raw-send-recv/tests/graded.rs",
             "/netlab/kit/exercises/ex01-raw-send-recv/Cargo.toml",
             "/netlab/kit/Cargo.toml",
+            "/netlab/kit/Cargo.lock",
+            "/netlab/kit/grading.toml",
             "/netlab/kit/lab-harness/src/lib.rs",
             "../ex02-line-streams/tests/graded.rs",
             "tests/graded.rs",
@@ -879,15 +884,23 @@ impl World {
 
     /// Size and time of every file an attack must not change: the kit's code, tests and
     /// manifests, the other students' files, the dependencies' build.
-    fn snapshot(&self) -> BTreeMap<PathBuf, (u64, SystemTime)> {
+    fn snapshot(&self) -> BTreeMap<PathBuf, FileState> {
         let mut files = BTreeMap::new();
         let kit = kit_root();
-        let mut roots: Vec<PathBuf> = ["exercises", "solutions", "lab-harness", "Cargo.toml"]
-            .iter()
-            .map(|p| kit.join(p))
-            .collect();
+        let mut roots: Vec<PathBuf> = [
+            "exercises",
+            "solutions",
+            "lab-harness",
+            "Cargo.toml",
+            "Cargo.lock",
+            "grading.toml",
+        ]
+        .iter()
+        .map(|p| kit.join(p))
+        .collect();
         roots.push(self.class.join("alice"));
         roots.push(nested_target().join("grade-base/target"));
+        roots.extend(registry_file());
         for root in roots {
             walk(&root, &mut files);
         }
@@ -982,7 +995,12 @@ impl World {
     }
 }
 
-fn walk(path: &Path, files: &mut BTreeMap<PathBuf, (u64, SystemTime)>) {
+/// What is kept of a file to see whether it changed: size, modification time, and (for
+/// files under 1 MiB: sources, manifests, reports) a hash of the content, since whoever can
+/// write a file can also set its time back.
+type FileState = (u64, SystemTime, Option<u64>);
+
+fn walk(path: &Path, files: &mut BTreeMap<PathBuf, FileState>) {
     let Ok(meta) = fs::symlink_metadata(path) else {
         return;
     };
@@ -994,8 +1012,32 @@ fn walk(path: &Path, files: &mut BTreeMap<PathBuf, (u64, SystemTime)>) {
             walk(&entry.path(), files);
         }
     } else {
-        files.insert(path.to_path_buf(), (meta.len(), meta.modified().unwrap()));
+        let content = (meta.len() < 1 << 20).then(|| {
+            let mut hasher = std::hash::DefaultHasher::new();
+            std::hash::Hash::hash(&fs::read(path).unwrap_or_default(), &mut hasher);
+            std::hash::Hasher::finish(&hasher)
+        });
+        files.insert(
+            path.to_path_buf(),
+            (meta.len(), meta.modified().unwrap(), content),
+        );
     }
+}
+
+/// A source file of a crate in cargo's shared download cache (rstest's), which every build
+/// on this machine compiles.
+fn registry_file() -> Option<PathBuf> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))?;
+    fs::read_dir(home.join("registry/src"))
+        .ok()?
+        .filter_map(Result::ok)
+        .flat_map(|index| fs::read_dir(index.path()).into_iter().flatten())
+        .filter_map(Result::ok)
+        .find(|krate| krate.file_name().to_string_lossy().starts_with("rstest-0"))
+        .map(|krate| krate.path().join("src/lib.rs"))
+        .filter(|file| file.is_file())
 }
 
 /// The peak resident memory of a running process (`VmHWM`), 0 once it is gone.

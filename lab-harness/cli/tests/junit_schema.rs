@@ -8,12 +8,9 @@
 
 mod grade_support;
 
-use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::Duration;
 
-use grade_support::temp;
+use grade_support::{said, temp, validate_junit, xmllint_is_here};
 use lab_cli::grade::{
     BUILD_ENTRY, ExerciseResult, Graded, Isolation, Points, Report, Status, TestResult, junit,
 };
@@ -33,7 +30,7 @@ fn the_junit_report_is_valid_under_a_strict_ant_schema() {
         "the entry of an exercise that did not compile has a time:\n{xml}"
     );
     assert!(xml.contains(" hostname=\"netlab\""), "{xml}");
-    let valid = validate(temp.path(), "report.xml", &xml);
+    let valid = validate_junit(temp.path(), "report.xml", &xml);
     assert!(valid.status.success(), "{}\n{xml}", said(&valid));
 
     // An interrupted, unsandboxed run (with a warning in every <system-err>) is valid too.
@@ -41,7 +38,7 @@ fn the_junit_report_is_valid_under_a_strict_ant_schema() {
     report.isolation = Isolation::Unsandboxed;
     let xml = junit::report(&report);
     assert!(xml.contains("<system-err>INCOMPLETE: "), "{xml}");
-    let valid = validate(temp.path(), "interrupted.xml", &xml);
+    let valid = validate_junit(temp.path(), "interrupted.xml", &xml);
     assert!(valid.status.success(), "{}\n{xml}", said(&valid));
 
     // The schema is strict: a test case without its `time` is rejected …
@@ -49,7 +46,7 @@ fn the_junit_report_is_valid_under_a_strict_ant_schema() {
     let time = start + xml[start..].find(" time=\"").expect("a time");
     let end = time + " time=\"".len() + xml[time + " time=\"".len()..].find('"').unwrap() + 1;
     let no_time = format!("{}{}", &xml[..time], &xml[end..]);
-    let rejected = validate(temp.path(), "no-time.xml", &no_time);
+    let rejected = validate_junit(temp.path(), "no-time.xml", &no_time);
     assert!(
         !rejected.status.success(),
         "a <testcase> without `time` must be rejected:\n{no_time}"
@@ -63,11 +60,11 @@ fn the_junit_report_is_valid_under_a_strict_ant_schema() {
     // … and so are a time stamp with a time zone and a suite without its <system-out>.
     let zoned = xml.replacen("\" hostname=", "Z\" hostname=", 1);
     assert_ne!(zoned, xml);
-    let rejected = validate(temp.path(), "zoned.xml", &zoned);
+    let rejected = validate_junit(temp.path(), "zoned.xml", &zoned);
     assert!(!rejected.status.success(), "{zoned}");
     let no_out = xml.replacen("<system-out/>", "", 1);
     assert_ne!(no_out, xml);
-    let rejected = validate(temp.path(), "no-out.xml", &no_out);
+    let rejected = validate_junit(temp.path(), "no-out.xml", &no_out);
     assert!(!rejected.status.success(), "{no_out}");
 }
 
@@ -142,48 +139,4 @@ fn sample_report() -> Report {
         complete: true,
         isolation: Isolation::Sandbox,
     }
-}
-
-fn schema() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/junit-strict.xsd")
-}
-
-/// `xmllint --noout --schema junit-strict.xsd FILE` on `xml`, written to `dir/name`.
-fn validate(dir: &Path, name: &str, xml: &str) -> Output {
-    let file = dir.join(name);
-    fs::write(&file, xml).unwrap();
-    Command::new("xmllint")
-        .arg("--noout")
-        .arg("--schema")
-        .arg(schema())
-        .arg(&file)
-        .output()
-        .expect("running xmllint")
-}
-
-fn said(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-/// Whether xmllint can run. Under CI its absence is a failure: the check must not be
-/// skipped silently where it is meant to run.
-fn xmllint_is_here() -> bool {
-    let found = Command::new("xmllint")
-        .arg("--version")
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "xmllint is missing: install Debian's libxml2-utils (.ci/run does)"
-        );
-        eprintln!(
-            "note: xmllint is missing (Debian: libxml2-utils): the JUnit schema is not checked"
-        );
-    }
-    found
 }

@@ -394,3 +394,49 @@ pub fn split_csv(line: &str) -> Vec<String> {
     fields.push(field);
     fields
 }
+
+/// The kit's strict Ant-style JUnit schema.
+pub fn junit_schema() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/junit-strict.xsd")
+}
+
+/// `xmllint --noout --schema junit-strict.xsd FILE` on `xml`, written to `dir/name`.
+pub fn validate_junit(dir: &Path, name: &str, xml: &str) -> Output {
+    let file = dir.join(name);
+    fs::write(&file, xml).unwrap();
+    Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(junit_schema())
+        .arg(&file)
+        .output()
+        .expect("running xmllint")
+}
+
+/// What a command printed, stdout then stderr.
+pub fn said(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Whether xmllint can run. Under CI its absence is a failure: the check must not be
+/// skipped silently where it is meant to run.
+pub fn xmllint_is_here() -> bool {
+    let found = Command::new("xmllint")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "xmllint is missing: install Debian's libxml2-utils (.ci/run does)"
+        );
+        eprintln!(
+            "note: xmllint is missing (Debian: libxml2-utils): the JUnit schema is not checked"
+        );
+    }
+    found
+}
