@@ -428,6 +428,7 @@ pub fn grade_submission(
         kit: &staged_kit,
         target: &staged_target,
         scratch: &staged.path().join("verdicts"),
+        incremental: false,
     };
     grade_staged(kit, base, &staging, notes, progress)
 }
@@ -459,6 +460,8 @@ struct Staging<'a> {
     kit: &'a Path,
     target: &'a Path,
     scratch: &'a Path,
+    /// Built again and again (a workbench): keep cargo's incremental cache.
+    incremental: bool,
 }
 
 /// Grades the submission put in place at `staging`; `notes` (from staging) go first in the
@@ -474,11 +477,14 @@ fn grade_staged(
     if !kit.only.is_empty() {
         exercises.retain(|e| kit.only.iter().any(|id| id == e.id() || *id == e.folder));
     }
-    let place = Place::staged(
+    let mut place = Place::staged(
         staging.kit,
         staging.target,
         kit.sandbox.map(|s| (s.clone(), base.etc.clone())),
     );
+    if staging.incremental {
+        place = place.incremental();
+    }
     let plan = Plan {
         place: &place,
         exercises: &exercises,
@@ -570,6 +576,7 @@ impl Workbench {
             kit: &self.kit,
             target: &self.target,
             scratch: &scratch,
+            incremental: true,
         };
         let report = grade_staged(kit, base, &staging, notes, progress);
         let _ = fs::remove_dir_all(&scratch);

@@ -36,6 +36,8 @@ pub struct Place {
     sandbox: Option<(Sandbox, PathBuf)>,
     /// A submission's copy, with the seal test in every graded test file.
     staged: bool,
+    /// Keep cargo's incremental cache in a staged build ([`Place::incremental`]).
+    incremental: bool,
 }
 
 impl Place {
@@ -46,6 +48,7 @@ impl Place {
             target,
             sandbox: None,
             staged: false,
+            incremental: false,
         }
     }
 
@@ -57,7 +60,16 @@ impl Place {
             target: Some(target.to_path_buf()),
             sandbox,
             staged: true,
+            incremental: false,
         }
+    }
+
+    /// Builds here keep cargo's incremental cache: for a build that is made again and again
+    /// with one exercise's `src/` changed (`cargo lab check`'s workbench), where it saves a
+    /// third of the compiler's time on each graded test binary.
+    pub fn incremental(mut self) -> Place {
+        self.incremental = true;
+        self
     }
 
     pub fn root(&self) -> &Path {
@@ -109,15 +121,19 @@ impl Place {
 
     /// `cargo ARGS` at the workspace root, stopped after `limit`.
     pub fn cargo(&self, args: &[String], limit: Duration) -> std::io::Result<Watched> {
-        // Each submission's code is new: an incremental cache only costs time, and linking
-        // test binaries without debug information is about twice as fast (panic messages
-        // keep their file and line). The kit's own builds keep the developer's settings.
+        // Each submission's code is new: an incremental cache only costs time (unless this
+        // build is made again and again), and linking test binaries without debug information
+        // is about twice as fast (panic messages keep their file and line). The kit's own
+        // builds keep the developer's settings.
         let mut env: Vec<(&str, &str)> = Vec::new();
         if self.staged {
             env.extend([
                 ("CARGO_PROFILE_DEV_DEBUG", "0"),
                 ("CARGO_PROFILE_TEST_DEBUG", "0"),
-                ("CARGO_INCREMENTAL", "0"),
+                (
+                    "CARGO_INCREMENTAL",
+                    if self.incremental { "1" } else { "0" },
+                ),
             ]);
         }
         let mut args: Vec<OsString> = args.iter().map(OsString::from).collect();
