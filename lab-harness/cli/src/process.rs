@@ -24,7 +24,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 mod kill;
-use kill::{kill_group, kill_tree};
+use kill::{Known, kill_group, kill_tree};
 
 /// How often the child, the limit, the output counter and the caller's check are looked at.
 const TICK: Duration = Duration::from_millis(10);
@@ -99,6 +99,7 @@ pub struct Watch<'a> {
     flood: Option<u64>,
     stdin: Option<Stdio>,
     check: Option<&'a mut dyn FnMut() -> Option<String>>,
+    launcher: bool,
 }
 
 impl<'a> Watch<'a> {
@@ -110,6 +111,7 @@ impl<'a> Watch<'a> {
             flood: None,
             stdin: None,
             check: None,
+            launcher: false,
         }
     }
 
@@ -134,6 +136,15 @@ impl<'a> Watch<'a> {
     /// Called every few milliseconds while the child runs: `Some(reason)` kills it.
     pub fn check(mut self, check: &'a mut dyn FnMut() -> Option<String>) -> Self {
         self.check = Some(check);
+        self
+    }
+
+    /// The child is a sandbox's launcher (bubblewrap): its one child is the init of the
+    /// sandbox's PID namespace. However the launcher ends, that init is then ended too and
+    /// waited for, so nothing of the sandbox runs on once [`Watch::run`] returns, not even a
+    /// process that let go of the output pipes (Linux only, where sandboxes are).
+    pub fn launcher(mut self) -> Self {
+        self.launcher = true;
         self
     }
 
@@ -163,7 +174,11 @@ impl<'a> Watch<'a> {
         let stdout = read_capped(child.stdout.take(), self.keep, printed.clone());
         let stderr = read_capped(child.stderr.take(), self.keep, printed.clone());
 
+        let mut init = None;
         let ending = loop {
+            if self.launcher && init.is_none() {
+                init = Known::first_child_of(child.id());
+            }
             if let Some(status) = child.try_wait()? {
                 break Ending::Exited(status);
             }
@@ -188,6 +203,10 @@ impl<'a> Watch<'a> {
             }
             thread::sleep(TICK);
         };
+
+        if let Some(init) = init {
+            init.end();
+        }
 
         // The pipes close when every process holding them has ended. A grandchild the child
         // left running keeps them open: its process group still exists, so killing the group

@@ -109,20 +109,46 @@ fn hostile_submissions_earn_nothing_change_nothing_learn_nothing_and_leave_nothi
     // The shortest build limit: every honest build here takes a few seconds, and the endless
     // constant costs the batch only that long.
     let build_limit = SHORT_BUILD_TIMEOUT;
-    let run = world.lab(&[
-        "grade",
-        "--batch",
-        world.class.to_str().unwrap(),
-        "--only",
-        "ex01",
-        "--timeout-per-exercise",
-        &TIMEOUT_PER_EXERCISE.to_string(),
-        "--build-timeout",
-        &build_limit.to_string(),
-        "--out",
-        gradebook.to_str().unwrap(),
-    ]);
+    // Each student's row is written once that student is graded: from then on none of its
+    // processes may run, while the others are graded.
+    let mut seen_graded = std::collections::BTreeSet::new();
+    let mut outlived = Vec::new();
+    let mut look = || {
+        for student in read_gradebook_if_any(&gradebook).into_keys() {
+            let left = world.leftovers_of(&format!("{}-{student}", world.marker));
+            if !left.is_empty() {
+                outlived.push(format!("{student}: {left:#?}"));
+            }
+            seen_graded.insert(student);
+        }
+    };
+    let run = world.lab_with(
+        &[
+            "grade",
+            "--batch",
+            world.class.to_str().unwrap(),
+            "--only",
+            "ex01",
+            "--timeout-per-exercise",
+            &TIMEOUT_PER_EXERCISE.to_string(),
+            "--build-timeout",
+            &build_limit.to_string(),
+            "--out",
+            gradebook.to_str().unwrap(),
+        ],
+        &mut look,
+    );
     assert!(run.status.success(), "the batch failed:\n{}", run.stderr);
+    assert!(
+        outlived.is_empty(),
+        "processes outlived their student's grading in the batch:\n{}",
+        outlived.join("\n")
+    );
+    // Looked at while the batch still ran (the tamperer comes after them).
+    assert!(
+        seen_graded.contains("squatter") && seen_graded.contains("flooder"),
+        "the batch's rows were not seen as they came: {seen_graded:?}"
+    );
     let rows = read_gradebook(&gradebook);
     assert_eq!(rows.len(), attacks.len() + 1, "{rows:#?}");
     for (student, row) in &rows {
@@ -416,7 +442,7 @@ fn attacks(world: &World) -> Vec<Attack> {
         },
         Attack {
             name: "squatter",
-            source: with_attack(&SQUATTER.replace("MARKER", marker)),
+            source: with_attack(&SQUATTER.replace("MARKER", &format!("{marker}-squatter"))),
             build_timeout: BUILD_TIMEOUT,
             // The squatters did start (so "none left" means something): fifty `sh` and
             // their fifty `sleep`s at least.
@@ -430,7 +456,7 @@ fn attacks(world: &World) -> Vec<Attack> {
         },
         Attack {
             name: "flooder",
-            source: with_attack(&FLOODER.replace("MARKER", marker)),
+            source: with_attack(&FLOODER.replace("MARKER", &format!("{marker}-flooder"))),
             build_timeout: BUILD_TIMEOUT,
             check: |report, run| {
                 let text = report.to_string();
@@ -803,6 +829,11 @@ impl World {
 
     /// Runs the grader to its end, watching its memory.
     fn lab(&self, args: &[&str]) -> Run {
+        self.lab_with(args, &mut || {})
+    }
+
+    /// [`World::lab`], calling `look` every 100 ms while the grader runs.
+    fn lab_with(&self, args: &[&str], look: &mut dyn FnMut()) -> Run {
         let started = Instant::now();
         let mut child = self
             .command(args)
@@ -822,6 +853,7 @@ impl World {
             // Reading every process's environment costs a few milliseconds: every 100 ms.
             if rounds % 5 == 0 {
                 marked_peak = marked_peak.max(self.leftovers().len());
+                look();
             }
             rounds += 1;
             if let Some(status) = child.try_wait().unwrap() {
@@ -964,6 +996,12 @@ impl World {
     /// Processes whose command line or environment holds the marker (the attackers put it
     /// in the environment of what they start, so every descendant carries it).
     fn leftovers(&self) -> Vec<String> {
+        self.leftovers_of(&self.marker)
+    }
+
+    /// Processes whose command line or environment holds `marker` (one attack's marker is
+    /// the world's followed by the attack's name).
+    fn leftovers_of(&self, marker: &str) -> Vec<String> {
         let mut found = Vec::new();
         for entry in fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
             let Ok(line) = fs::read(entry.path().join("cmdline")) else {
@@ -971,9 +1009,7 @@ impl World {
             };
             let line = String::from_utf8_lossy(&line).replace('\0', " ");
             let environment = fs::read(entry.path().join("environ")).unwrap_or_default();
-            if line.contains(&self.marker)
-                || String::from_utf8_lossy(&environment).contains(&self.marker)
-            {
+            if line.contains(marker) || String::from_utf8_lossy(&environment).contains(marker) {
                 found.push(format!("{}: {line}", entry.file_name().to_string_lossy()));
             }
         }

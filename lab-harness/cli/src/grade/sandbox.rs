@@ -372,9 +372,10 @@ impl Sandbox {
         command
     }
 
-    /// A [`Watch`] whose child gets the seccomp filter on its stdin (see [`Sandbox::command`]).
+    /// A [`Watch`] whose child gets the seccomp filter on its stdin (see [`Sandbox::command`]),
+    /// and whose sandbox is empty when it returns ([`Watch::launcher`]).
     pub fn watch<'a>(&self, watch: Watch<'a>, command: Command) -> std::io::Result<Watched> {
-        watch.stdin(seccomp_program()?).run(command)
+        watch.stdin(seccomp_program()?).launcher().run(command)
     }
 }
 
@@ -639,6 +640,69 @@ mod tests {
     fn has(args: &[String], words: &[&str]) -> bool {
         args.windows(words.len())
             .any(|w| w.iter().zip(words).all(|(a, b)| a == b))
+    }
+
+    /// Processes whose command line holds `marker`.
+    fn running_with(marker: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        for entry in fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+            let line = fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let line = String::from_utf8_lossy(&line).replace('\0', " ");
+            if line.contains(marker) {
+                found.push(line);
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn nothing_of_a_sandbox_runs_on_once_its_watch_returns() {
+        let sandbox = match Sandbox::find() {
+            Ok(sandbox) => sandbox,
+            Err(why) => {
+                assert!(env::var_os("CI").is_none(), "no sandbox under CI: {why}");
+                eprintln!("note: no sandbox here ({why}): not checked");
+                return;
+            }
+        };
+        let dir = crate::grade::stage::TempDir::new("sandbox-ends").unwrap();
+        let mounts = Mounts {
+            kit: dir.path().join("kit"),
+            target: dir.path().join("target"),
+            etc: dir.path().join("etc"),
+            verdict: None,
+        };
+        fs::create_dir_all(&mounts.kit).unwrap();
+        fs::create_dir_all(&mounts.target).unwrap();
+        write_etc(&mounts.etc).unwrap();
+        let marker = format!("netlab-sandbox-{}", std::process::id());
+        // The sandbox's first process leaves at once; what it started sits in a session of
+        // its own with no standard streams, so no pipe keeps the watch waiting for it.
+        let script = format!(
+            "setsid sh -c 'exec >/dev/null 2>&1 </dev/null; touch /tmp/up; sleep 60; : {marker}' & \
+             while [ ! -e /tmp/up ]; do :; done"
+        );
+        for (limit, ending) in [(30, "ended by itself"), (0, "stopped at its limit")] {
+            let args = ["-c".into(), script.clone().into()];
+            let command = sandbox.command(
+                Step::Build,
+                &mounts,
+                &Invocation {
+                    cwd: KIT,
+                    env: &[],
+                    limits: Rlimits::for_step(Step::Build, Duration::from_secs(30)),
+                    program: "/bin/sh",
+                    args: &args,
+                },
+            );
+            // A limit of 0 stops the sandbox at the first look, in the middle of its setup.
+            let watch = Watch::new(Duration::from_secs(limit));
+            let run = sandbox.watch(watch, command).unwrap();
+            if limit > 0 {
+                assert!(run.success(), "{run:?}");
+            }
+            assert_eq!(running_with(&marker), Vec::<String>::new(), "{ending}");
+        }
     }
 
     #[test]

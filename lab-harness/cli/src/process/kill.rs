@@ -58,6 +58,41 @@ fn wait_while(patience: Duration, mut busy: impl FnMut() -> bool) {
     }
 }
 
+/// One process, known by its pid and its start time: a pid the system has given to another
+/// process since is never signalled.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Known {
+    pid: u32,
+    started: u64,
+}
+
+impl Known {
+    /// The first child of `parent` found (a bubblewrap launcher has exactly one: the init of
+    /// the sandbox's PID namespace). `None` before it exists, and where there is no `/proc`.
+    pub(super) fn first_child_of(parent: u32) -> Option<Known> {
+        children_of(parent).into_iter().find_map(Known::now)
+    }
+
+    fn now(pid: u32) -> Option<Known> {
+        let started = start_time(pid)?;
+        Some(Known { pid, started })
+    }
+
+    /// True while this very process runs (not a zombie, not another one under its pid).
+    fn running(&self) -> bool {
+        start_time(self.pid) == Some(self.started) && running(self.pid)
+    }
+
+    /// Kills it if it still runs and waits until it has ended (or a few seconds). For a PID
+    /// namespace's init, that means until every process in the namespace has ended.
+    pub(super) fn end(&self) {
+        if self.running() {
+            kill_one(self.pid);
+        }
+        wait_while(PATIENCE, || self.running());
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Signal {
     Stop,
@@ -106,9 +141,30 @@ fn kill_one(pid: u32) {
 #[cfg(not(unix))]
 fn kill_one(_pid: u32) {}
 
-/// The pids whose parent is `parent`, read from `/proc/*/stat`.
+/// The pids whose parent is `parent`: from the kernel's list of each of its threads'
+/// children where the kernel keeps one (`CONFIG_PROC_CHILDREN`, one small read per thread),
+/// else from every `/proc/*/stat`.
 #[cfg(target_os = "linux")]
 fn children_of(parent: u32) -> Vec<u32> {
+    let listed = std::fs::read_dir(format!("/proc/{parent}/task")).and_then(|threads| {
+        let mut children = Vec::new();
+        for thread in threads {
+            let list = std::fs::read_to_string(thread?.path().join("children"))?;
+            children.extend(
+                list.split_whitespace()
+                    .filter_map(|pid| pid.parse::<u32>().ok()),
+            );
+        }
+        Ok(children)
+    });
+    match listed {
+        Ok(children) => children,
+        Err(_) => children_by_scan(parent),
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn children_by_scan(parent: u32) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -142,6 +198,24 @@ fn state(pid: u32) -> Option<char> {
 
 #[cfg(not(target_os = "linux"))]
 fn state(_pid: u32) -> Option<char> {
+    None
+}
+
+/// When `pid` started (clock ticks after boot: field 22 of `/proc/PID/stat`).
+#[cfg(target_os = "linux")]
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the name: state is field 3, so field 22 is the 20th.
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_time(_pid: u32) -> Option<u64> {
     None
 }
 
@@ -215,10 +289,42 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert!(children_of(ours).contains(&child.id()));
+        assert!(children_by_scan(ours).contains(&child.id()));
         assert_eq!(stat_fields(child.id()).map(|(_, ppid)| ppid), Some(ours));
         kill_tree(&mut child);
         assert!(!running(child.id()));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_known_child_is_ended_and_waited_for_and_a_reused_pid_is_left_alone() {
+        let mut shell = Command::new("sh")
+            .args(["-c", "sleep 60 & wait"])
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let sleep = loop {
+            if let Some(known) = Known::first_child_of(shell.id()) {
+                break known;
+            }
+            assert!(Instant::now() < deadline, "the sleep never started");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert!(sleep.running());
+        // The same pid with another start time is another process: not ours to signal.
+        let stranger = Known {
+            pid: sleep.pid,
+            started: sleep.started + 1,
+        };
+        assert!(!stranger.running());
+        stranger.end();
+        assert!(sleep.running(), "a process under a reused pid was killed");
+
+        sleep.end();
+        assert!(!sleep.running());
+        assert!(!running(sleep.pid) || start_time(sleep.pid) != Some(sleep.started));
+        let _ = shell.wait();
     }
 
     fn session_of(pid: u32) -> Option<u32> {
