@@ -204,14 +204,21 @@ fn state(_pid: u32) -> Option<char> {
 /// When `pid` started (clock ticks after boot: field 22 of `/proc/PID/stat`).
 #[cfg(target_os = "linux")]
 fn start_time(pid: u32) -> Option<u64> {
+    stat_field(pid, 22)?.parse().ok()
+}
+
+/// Field `number` (counted from 1, as `man 5 proc` does) of `/proc/PID/stat`. The name
+/// (field 2) may hold spaces and parentheses, so fields from the third on are read after
+/// its last `)`.
+#[cfg(target_os = "linux")]
+fn stat_field(pid: u32, number: usize) -> Option<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // After the name: state is field 3, so field 22 is the 20th.
-    stat.rsplit_once(')')?
+    let field = stat
+        .rsplit_once(')')?
         .1
         .split_whitespace()
-        .nth(19)?
-        .parse()
-        .ok()
+        .nth(number - 3)?;
+    Some(field.to_string())
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -328,13 +335,6 @@ mod tests {
     }
 
     fn session_of(pid: u32) -> Option<u32> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // STATE PPID PGRP SESSION
-        stat.rsplit_once(')')?
-            .1
-            .split_whitespace()
-            .nth(3)?
-            .parse()
-            .ok()
+        stat_field(pid, 6)?.parse().ok()
     }
 }
