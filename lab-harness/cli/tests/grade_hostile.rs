@@ -103,6 +103,19 @@ fn hostile_submissions_earn_nothing_change_nothing_learn_nothing_and_leave_nothi
         world.check_no_leftovers(attack.name);
     }
 
+    // The thief's report in the other formats shows what it saw, and nothing of the machine
+    // (Gradescope's holds the table's text too).
+    for format in ["junit", "gradescope"] {
+        let thief = world.class.join("run-time-thief");
+        let run = world.grade_submission_as(&thief, "run-time-thief", BUILD_TIMEOUT, format);
+        assert!(
+            run.report_text.contains("seen: "),
+            "the thief's message is not in the {format} report:\n{}",
+            run.report_text
+        );
+        world.check_nothing_learned(&format!("run-time-thief ({format})"), &run.report_text);
+    }
+
     // All of them in one batch beside alice: she keeps her points, they get none.
     eprintln!("--batch");
     let gradebook = world.out.join("gradebook.csv");
@@ -876,7 +889,18 @@ impl World {
     }
 
     fn grade_submission(&self, submission: &Path, name: &str, build_timeout: u64) -> Run {
-        let report = self.out.join(format!("{name}.json"));
+        self.grade_submission_as(submission, name, build_timeout, "json")
+    }
+
+    /// [`World::grade_submission`] with its report in `format`.
+    fn grade_submission_as(
+        &self,
+        submission: &Path,
+        name: &str,
+        build_timeout: u64,
+        format: &str,
+    ) -> Run {
+        let report = self.out.join(format!("{name}.{format}"));
         let run = self.lab(&[
             "grade",
             "--submission",
@@ -888,7 +912,7 @@ impl World {
             "--build-timeout",
             &build_timeout.to_string(),
             "--format",
-            "json",
+            format,
             "--out",
             report.to_str().unwrap(),
         ]);
