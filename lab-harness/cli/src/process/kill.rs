@@ -32,17 +32,21 @@ pub(super) fn kill_tree(child: &mut Child) {
             state(child.id()).is_some_and(|s| !"TtZX".contains(s))
         });
     }
-    let leavers = children_of(child.id());
+    let leavers: Vec<Known> = children_of(child.id())
+        .into_iter()
+        .filter_map(Known::now)
+        .collect();
     kill_group(child.id());
     let _ = child.kill();
-    for &pid in &leavers {
-        kill_group(pid);
-        kill_one(pid);
+    for leaver in &leavers {
+        leaver.kill();
     }
     let _ = child.wait();
     // A PID namespace's init dies only once every process inside it has, so once the children
     // are gone the sandbox is empty when the caller goes on (or exits).
-    wait_while(PATIENCE, || leavers.iter().any(|&pid| running(pid)));
+    for leaver in &leavers {
+        leaver.end();
+    }
 }
 
 /// Sends SIGKILL to every process in the group `pid` leads (Windows: ends the process tree).
@@ -83,12 +87,18 @@ impl Known {
         start_time(self.pid) == Some(self.started) && running(self.pid)
     }
 
+    /// Kills it, and the group it leads, if it still runs.
+    fn kill(&self) {
+        if self.running() {
+            kill_group(self.pid);
+            kill_one(self.pid);
+        }
+    }
+
     /// Kills it if it still runs and waits until it has ended (or a few seconds). For a PID
     /// namespace's init, that means until every process in the namespace has ended.
     pub(super) fn end(&self) {
-        if self.running() {
-            kill_one(self.pid);
-        }
+        self.kill();
         wait_while(PATIENCE, || self.running());
     }
 }
