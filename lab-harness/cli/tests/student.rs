@@ -59,9 +59,11 @@ fn one_build_at_a_time() -> MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// `lab ARGS` in `dir`, building into this file's target folder.
+/// `lab ARGS` in `dir`, building into the nested target folder the grader's end-to-end
+/// tests build in (their kit copies keep the kit's modification times, so the harness, the
+/// `lab` command and the dependencies built there are reused).
 fn lab_in(dir: &Path, args: &[&str]) -> Output {
-    lab_building_into(&target(), dir, args)
+    lab_building_into(&nested_target(), dir, args)
 }
 
 /// A copy of the kit of its own (solutions included) in a temporary folder, its exercises
@@ -73,13 +75,6 @@ fn fresh_copy(label: &str) -> (MutexGuard<'static, ()>, TempDir, PathBuf) {
     copy_kit(&kit);
     touch_exercises(&kit);
     (build, temp, kit)
-}
-
-/// The nested target folder the grader's end-to-end tests build in (their kit copies keep
-/// the kit's modification times, so the harness, the `lab` command and the dependencies
-/// built there are reused: a cold build of them is a minute or two of CI).
-fn target() -> PathBuf {
-    nested_target()
 }
 
 /// Marks every file of the exercises and solutions of the kit copy at `root` as changed now,
@@ -368,7 +363,7 @@ impl Watching {
     fn spawn(kit: &Path, mut command: Command) -> Watching {
         let mut child = command
             .current_dir(kit)
-            .env("CARGO_TARGET_DIR", target())
+            .env("CARGO_TARGET_DIR", nested_target())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

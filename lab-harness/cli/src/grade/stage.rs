@@ -152,8 +152,9 @@ pub fn copy_build_linking_dependencies(
 /// Seeds a target folder's `debug` with the registry dependencies built in another one
 /// (`from` and `to` are `…/debug`): their libraries in `deps/`, their fingerprints and their
 /// build scripts' output, hard-linked. Nothing of the `members` (the kit's own crates) is
-/// taken: cargo builds those in `to` from their own sources. Cargo takes a seeded dependency only where it would have built the very same
-/// (same version, features, profile and compiler), and builds the others.
+/// taken: cargo builds those in `to` from their own sources. Cargo takes a seeded dependency
+/// only where it would have built the very same (same version, features, profile and
+/// compiler), and builds the others.
 pub fn seed_dependencies(from: &Path, to: &Path, members: &[String]) -> io::Result<()> {
     let member = |name: &str| members.iter().any(|m| m == name);
     // `deps/libNAME-HASH.rlib` (and .rmeta, .so): the crate's name.

@@ -182,7 +182,7 @@ fn children_by_scan(parent: u32) -> Vec<u32> {
         .filter_map(Result::ok)
         .filter_map(|entry| {
             let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-            let (_, ppid) = stat_fields(pid)?;
+            let ppid: u32 = stat_field(pid, 4)?.parse().ok()?;
             (ppid == parent).then_some(pid)
         })
         .collect()
@@ -203,7 +203,7 @@ fn running(pid: u32) -> bool {
 /// is gone or where there is no `/proc`.
 #[cfg(target_os = "linux")]
 fn state(pid: u32) -> Option<char> {
-    stat_fields(pid).map(|(state, _)| state)
+    stat_field(pid, 3)?.chars().next()
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -234,17 +234,6 @@ fn stat_field(pid: u32, number: usize) -> Option<String> {
 #[cfg(not(target_os = "linux"))]
 fn start_time(_pid: u32) -> Option<u64> {
     None
-}
-
-/// The state letter and the parent's pid from `/proc/PID/stat`: "PID (NAME) STATE PPID …".
-/// The name may hold spaces and parentheses, so the fields are read after the last `)`.
-#[cfg(target_os = "linux")]
-fn stat_fields(pid: u32) -> Option<(char, u32)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    Some((state, ppid))
 }
 
 #[cfg(all(test, target_os = "linux"))]
@@ -307,7 +296,7 @@ mod tests {
         }
         assert!(children_of(ours).contains(&child.id()));
         assert!(children_by_scan(ours).contains(&child.id()));
-        assert_eq!(stat_fields(child.id()).map(|(_, ppid)| ppid), Some(ours));
+        assert_eq!(stat_field(child.id(), 4), Some(ours.to_string()));
         kill_tree(&mut child);
         assert!(!running(child.id()));
         std::fs::remove_dir_all(&dir).unwrap();
