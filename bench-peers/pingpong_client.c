@@ -37,6 +37,7 @@ struct client {
     long number; /* the message being exchanged */
     size_t sent, got;
     uint64_t sent_at;
+    unsigned events; /* what epoll watches for now: changed only when it must change */
     char *message, *reply;
 };
 
@@ -46,6 +47,8 @@ static int line_mode = 1;
 static double timeout_s = 10;
 static int epfd;
 static uint64_t *latencies;
+/* 'a' + i % 26 for i in 0 .. size + 26: every message's body is one copy out of it. */
+static char *letters;
 static size_t answered;
 static long failed, connected;
 
@@ -72,11 +75,20 @@ static void fail(struct client *c, const char *why) {
 }
 
 /* Message `number` of a connection: a pattern that shifts with each message, so a reply
- * to an earlier message is caught. */
+ * to an earlier message is caught. Copied, not computed byte by byte: with 4 KiB messages a
+ * loop with a division per byte made this client, not the server, the bottleneck. */
 static void fill(struct client *c) {
     size_t body = line_mode ? size - 1 : size;
-    for (size_t i = 0; i < body; i++) c->message[i] = (char)('a' + (i + (size_t)c->number + (size_t)c->id) % 26);
+    memcpy(c->message, letters + ((size_t)c->number + (size_t)c->id) % 26, body);
     if (line_mode) c->message[body] = '\n';
+}
+
+/* Watches for `events` on the connection, with a system call only when they change: one
+ * epoll_ctl per message would be a third more system calls than the exchange needs. */
+static void watch_for(struct client *c, unsigned events) {
+    if (c->events == events) return;
+    c->events = events;
+    watch(c, EPOLL_CTL_MOD, events);
 }
 
 static size_t reply_len(void) { return line_mode ? size + 1 : size; }
@@ -87,7 +99,7 @@ static void send_some(struct client *c) {
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN) {
-                watch(c, EPOLL_CTL_MOD, EPOLLIN | EPOLLOUT);
+                watch_for(c, EPOLLIN | EPOLLOUT);
                 return;
             }
             fail(c, strerror(errno));
@@ -95,7 +107,7 @@ static void send_some(struct client *c) {
         }
         c->sent += (size_t)n;
     }
-    watch(c, EPOLL_CTL_MOD, EPOLLIN);
+    watch_for(c, EPOLLIN);
 }
 
 static void start_message(struct client *c) {
@@ -183,9 +195,11 @@ int main(int argc, char **argv) {
     }
 
     latencies = malloc(sizeof *latencies * (size_t)connections * (size_t)messages);
+    letters = malloc(size + 26);
+    for (size_t i = 0; letters && i < size + 26; i++) letters[i] = (char)('a' + i % 26);
     struct client *clients = calloc((size_t)connections, sizeof *clients);
     epfd = epoll_create1(0);
-    if (!latencies || !clients || epfd < 0) {
+    if (!latencies || !letters || !clients || epfd < 0) {
         perror("setup");
         return 1;
     }
@@ -202,6 +216,7 @@ int main(int argc, char **argv) {
             fail(c, strerror(errno));
             continue;
         }
+        c->events = EPOLLOUT;
         watch(c, EPOLL_CTL_ADD, EPOLLOUT);
     }
     struct epoll_event events[1024];
@@ -220,7 +235,7 @@ int main(int argc, char **argv) {
             }
             c->state = 1;
             connected++;
-            watch(c, EPOLL_CTL_MOD, 0);
+            watch_for(c, 0);
         }
         if (now_ns() > deadline) {
             for (long i = 0; i < connections; i++)

@@ -76,6 +76,8 @@ pub(crate) struct Thread<'a> {
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
     outcome: Outcome,
     chunk: Vec<u8>,
+    /// `abc…zabc…` as long as a message: each message's body is copied from it.
+    letters: Vec<u8>,
     /// Answers not yet added to the shared progress count.
     unreported: u64,
     /// When the exchange began (the open-loop schedule counts from it) ...
@@ -105,6 +107,7 @@ impl<'a> Thread<'a> {
                 failures: Vec::new(),
             },
             chunk: vec![0; READ_CHUNK],
+            letters: letters(options.size),
             unreported: 0,
             start: now,
             stop_sending: now,
@@ -322,6 +325,7 @@ impl<'a> Thread<'a> {
             connection.index,
             connection.number,
             options,
+            &self.letters,
         );
         connection.written = 0;
         connection.reply.clear();
@@ -487,9 +491,23 @@ impl<'a> Thread<'a> {
     }
 }
 
+/// `abcdefghijklmnopqrstuvwxyzabc…`, `size` bytes.
+fn letters(size: usize) -> Vec<u8> {
+    (b'a'..=b'z').cycle().take(size).collect()
+}
+
 /// Message `number` of connection `index`, written into `message`: it names both, so a
-/// reply meant for another message (or another client) is caught.
-fn write_message(message: &mut Vec<u8>, index: usize, number: usize, options: &Options) {
+/// reply meant for another message (or another client) is caught. Its body is copied from
+/// `letters` (at least a message long): making the letters anew for each message, byte by
+/// byte, took 44% of the bench's processor time with 4 KiB messages, enough to make the
+/// bench, not the server, the bottleneck (`perf record`, 50 connections).
+fn write_message(
+    message: &mut Vec<u8>,
+    index: usize,
+    number: usize,
+    options: &Options,
+    letters: &[u8],
+) {
     let body = match options.mode {
         Mode::Line => options.size - 1,
         Mode::Raw => options.size,
@@ -497,8 +515,7 @@ fn write_message(message: &mut Vec<u8>, index: usize, number: usize, options: &O
     message.clear();
     let _ = write!(message, "c{index}m{number} ");
     message.truncate(body);
-    let letters = (b'a'..=b'z').cycle().take(body - message.len());
-    message.extend(letters);
+    message.extend_from_slice(&letters[..body - message.len()]);
     if options.mode == Mode::Line {
         message.push(b'\n');
     }
@@ -546,10 +563,12 @@ mod tests {
     #[test]
     fn a_message_has_its_size_names_its_sender_and_ends_as_its_mode_says() {
         let mut message = Vec::new();
-        write_message(&mut message, 3, 17, &options(Mode::Line, 20));
+        write_message(&mut message, 3, 17, &options(Mode::Line, 20), &letters(20));
         assert_eq!(message, b"c3m17 abcdefghijklm\n");
-        write_message(&mut message, 3, 17, &options(Mode::Raw, 4));
+        write_message(&mut message, 3, 17, &options(Mode::Raw, 4), &letters(4));
         assert_eq!(message, b"c3m1");
+        write_message(&mut message, 3, 17, &options(Mode::Raw, 40), &letters(40));
+        assert_eq!(message, b"c3m17 abcdefghijklmnopqrstuvwxyzabcdefgh");
     }
 
     #[test]
