@@ -49,6 +49,9 @@
 //! | 50 connections, 4 KiB lines, other builds running (load 6 to 10) | 17.7k, 8.9 ms | 18.9k, 11.7 ms | 16.6k, 16.7 ms | 15.3k, 13.6 ms |
 //! | 1,000 connections, 64 B raw, same | 23.2k, 85 ms | 29.3k, 80 ms | 21.6k, 135 ms | 24.3k, 91 ms |
 //!
+//! The 4 KiB rows were measured with load clients that cost too much per message (fixed
+//! later, see `docs/src/benchmarks.md`): there the clients, not the servers, set the req/s.
+//!
 //! One worker has the lower p99 at 50 connections every time, and matches tokio and the C
 //! server in req/s. A second worker wins some throughput at 1,000 connections when other
 //! work crowds the machine (the scheduler shares the cores per thread, so two threads get
