@@ -83,8 +83,8 @@ static void fill(struct client *c) {
     if (line_mode) c->message[body] = '\n';
 }
 
-/* Watches for `events` on the connection, with a system call only when they change: one
- * epoll_ctl per message would be a third more system calls than the exchange needs. */
+/* Watches for `events` on the connection, with a system call only when they change, not
+ * one epoll_ctl per message on top of its write and read. */
 static void watch_for(struct client *c, unsigned events) {
     if (c->events == events) return;
     c->events = events;
