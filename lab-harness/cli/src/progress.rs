@@ -48,6 +48,7 @@ pub fn run(
         listings: None,
         scratch: scratch.path(),
         isolation: Isolation::InPlace,
+        unchanged: &std::collections::BTreeMap::new(),
     };
     grade::grade_with(&plan, false, progress)
 }

@@ -53,6 +53,13 @@ fn a_class_is_graded_one_row_per_student() {
         &class.join("carol").join(ex01).join("Cargo.toml"),
         "[package]\nname = \"ex01\"\nversion = \"0.1.0\"\nedition = \"2024\"\n",
     );
+    // grace: the skeleton with a comment added. Carol's skeleton is the handout's to the byte,
+    // which the grader grades from its own run of the skeleton; grace's is built and run: the
+    // two rows must agree.
+    write(
+        &class.join("grace").join(ex01).join("src/lib.rs"),
+        &format!("{skeleton}// I have not started yet\n"),
+    );
     // dave: handed in the wrong thing.
     write(&class.join("dave/notes.txt"), "I will do it tomorrow");
     // erin: an archive that unpacked into a folder, with a symbolic link in it.
@@ -120,7 +127,9 @@ fn a_class_is_graded_one_row_per_student() {
     let students: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
     assert_eq!(
         students,
-        ["alice", "bob", "carol", "dave", "erin", "frank", "mallory"]
+        [
+            "alice", "bob", "carol", "dave", "erin", "frank", "grace", "mallory"
+        ]
     );
     // Every graded row ran in the sandbox (checked here, left out of the rows compared).
     let row = |name: &str| {
@@ -178,6 +187,11 @@ fn a_class_is_graded_one_row_per_student() {
             "not_started"
         ],
         "her own tests and manifest were not used"
+    );
+    assert_eq!(
+        row("grace")[1..],
+        row("carol")[1..],
+        "a skeleton built and run again grades as the handout's own"
     );
     let dave = row("dave");
     assert_eq!(dave[1..4], ["0", "10", "error"]);

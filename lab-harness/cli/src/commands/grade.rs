@@ -229,6 +229,7 @@ fn grade(args: Args, signals: &Signals) -> anyhow::Result<ExitCode> {
             listings: None,
             scratch: scratch.path(),
             isolation: Isolation::InPlace,
+            unchanged: &std::collections::BTreeMap::new(),
         };
         let report = lab_cli::grade::grade(&plan, &mut print_progress)?;
         (report, folder_name(&root))

@@ -12,6 +12,7 @@
 //! writes is ever seen by another. A submission that cannot be graded costs its own row
 //! (zero points and the reason), never the batch.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -122,9 +123,15 @@ pub struct Base {
     target: PathBuf,
     etc: PathBuf,
     listings: Listings,
+    /// What every graded test of each skeleton gave in the base (package → results): the
+    /// result of an exercise a submission hands in unchanged ([`grade_submission`]).
+    skeletons: Skeletons,
     /// Held while grading: two graders must not rebuild one base under each other.
     _lock: BaseLock,
 }
+
+/// Package → what each of its graded tests gave, in the order the grader reports them.
+pub type Skeletons = BTreeMap<String, Vec<run::RawResult>>;
 
 impl Base {
     /// Builds (or brings up to date) the base of `kit` in its target folder.
@@ -155,6 +162,8 @@ impl Base {
             .set_modified(fs::metadata(kit.root.join("Cargo.lock"))?.modified()?)?;
         let mut exercises = workspace::exercises(&base_kit)?;
         stage::seal_tests(&base_kit, &exercises)?;
+        let contents = date_by_contents(&base_kit, &dir.join("kit-files"))
+            .with_context(|| format!("cannot date {}", base_kit.display()))?;
         // Only what will be graded is built, listed and checked (the rest, next time).
         if !kit.only.is_empty() {
             exercises.retain(|e| kit.only.iter().any(|id| id == e.id() || *id == e.folder));
@@ -197,12 +206,13 @@ impl Base {
                 );
             }
         }
-        verify_skeletons(&place, &exercises, &built, &listings, &dir)?;
+        let skeletons = verify_skeletons(&place, &exercises, &built, &listings, &dir, &contents)?;
         Ok(Base {
             kit: base_kit,
             target,
             etc,
             listings,
+            skeletons,
             _lock: lock,
         })
     }
@@ -211,23 +221,32 @@ impl Base {
 /// Checks that every exercise of the base is still a skeleton: each of its graded tests fails
 /// with "not yet implemented". A submission that leaves an exercise out is graded with the
 /// kit's copy of it, so an exercise the instructor solved in the kit's folder would give
-/// every such student its points. Checked once for each state of the kit's `src/` files.
+/// every such student its points. Checked once for each contents of the base's kit (`stamp`,
+/// see [`date_by_contents`]): its skeletons and its graded tests; what the tests gave is kept
+/// beside the stamp and returned.
 fn verify_skeletons(
     place: &Place,
     exercises: &[Exercise],
     built: &build::Build,
     listings: &Listings,
     dir: &Path,
-) -> anyhow::Result<()> {
+    stamp: &str,
+) -> anyhow::Result<Skeletons> {
     let stamp_path = dir.join("skeletons-verified");
-    let stamp = skeleton_stamp(exercises)?;
-    if fs::read_to_string(&stamp_path).is_ok_and(|old| old == stamp) {
-        return Ok(());
-    }
-    let scratch = TempDir::new("skeletons").context("cannot create a temporary folder")?;
-    if let Some((exercise, result)) =
-        first_not_skeleton(place, exercises, built, listings, scratch.path())?
+    let results_path = dir.join("skeletons-results.json");
+    if fs::read_to_string(&stamp_path).is_ok_and(|old| old == stamp)
+        && let Some(skeletons) = fs::read_to_string(&results_path)
+            .ok()
+            .and_then(|text| stored::read(&text))
+            .filter(|s| exercises.iter().all(|e| s.contains_key(&e.package)))
     {
+        return Ok(skeletons);
+    }
+    // The stamp goes first and comes back last: a grader stopped in between checks again.
+    let _ = fs::remove_file(&stamp_path);
+    let scratch = TempDir::new("skeletons").context("cannot create a temporary folder")?;
+    let skeletons = skeleton_results(place, exercises, built, listings, scratch.path())?;
+    if let Some((exercise, result)) = first_not_started(exercises, &skeletons) {
         bail!(
             "the kit's {} is not a skeleton any more: its test `{}` {} ({}); a submission \
              without that exercise would be graded with it. Restore its src/ (for example \
@@ -239,8 +258,9 @@ fn verify_skeletons(
             exercise.folder
         );
     }
+    fs::write(&results_path, stored::write(&skeletons))?;
     fs::write(&stamp_path, stamp)?;
-    Ok(())
+    Ok(skeletons)
 }
 
 /// The names of the graded tests of `exercises`, listed by their test binaries in `built`.
@@ -278,20 +298,36 @@ pub(super) fn first_not_skeleton<'a>(
     listings: &Listings,
     scratch: &Path,
 ) -> anyhow::Result<Option<(&'a Exercise, run::RawResult)>> {
+    let skeletons = skeleton_results(place, exercises, built, listings, scratch)?;
+    Ok(first_not_started(exercises, &skeletons).map(|(e, r)| (e, r.clone())))
+}
+
+/// Runs every graded test of `exercises` (skeletons), each as the grader runs it: what each
+/// gave, by package, under the names the grader reports.
+fn skeleton_results(
+    place: &Place,
+    exercises: &[Exercise],
+    built: &build::Build,
+    listings: &Listings,
+    scratch: &Path,
+) -> anyhow::Result<Skeletons> {
+    let mut skeletons = Skeletons::new();
     for exercise in exercises {
+        let targets = super::test_targets(exercise);
         let mut tests = Vec::new();
-        for ((package, target), names) in listings {
-            if *package != exercise.package {
-                continue;
-            }
-            let Some(executable) = built.executable(package, target) else {
+        for target in &targets {
+            let key = (exercise.package.clone(), target.clone());
+            let (Some(names), Some(executable)) = (
+                listings.get(&key),
+                built.executable(&exercise.package, target),
+            ) else {
                 continue;
             };
             tests.extend(names.iter().map(|name| run::TestToRun {
-                shown: name.clone(),
+                shown: super::qualified(&targets, target, name),
                 name: name.clone(),
                 executable: executable.to_string(),
-                package: package.clone(),
+                package: exercise.package.clone(),
                 package_dir: Path::new("exercises").join(&exercise.folder),
             }));
         }
@@ -299,49 +335,89 @@ pub(super) fn first_not_skeleton<'a>(
         if process::interrupted() {
             bail!("interrupted while checking the kit's skeletons");
         }
-        if let Some(result) = results
-            .into_iter()
-            .find(|r| r.status != super::Status::NotStarted)
-        {
-            return Ok(Some((exercise, result)));
-        }
+        skeletons.insert(exercise.package.clone(), results);
     }
-    Ok(None)
+    Ok(skeletons)
+}
+
+/// The first exercise with a test that did not end "not started", and that test's result.
+fn first_not_started<'a, 'r>(
+    exercises: &'a [Exercise],
+    skeletons: &'r Skeletons,
+) -> Option<(&'a Exercise, &'r run::RawResult)> {
+    exercises.iter().find_map(|exercise| {
+        skeletons
+            .get(&exercise.package)?
+            .iter()
+            .find(|r| r.status != super::Status::NotStarted)
+            .map(|result| (exercise, result))
+    })
 }
 
 /// How long one exercise's skeleton tests may take (they stop at the first `todo!()`).
 const SKELETON_LIMIT: Duration = Duration::from_secs(60);
 
-/// The size and time of every file of the exercises' `src/`, one per line: when it is the
-/// same as at the last check, the skeletons need no second one.
-fn skeleton_stamp(exercises: &[Exercise]) -> anyhow::Result<String> {
-    fn walk(dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
+/// Gives every file of the base's kit (at `kit`) a modification time that changes when, and
+/// only when, its contents change, and returns a digest of all their contents.
+///
+/// Cargo takes a build for fresh when it is newer than the sources. The base's kit is written
+/// afresh for every grading run, and the times it would inherit from the kit can be older than
+/// a build in the base's target folder of *other* contents: a copy of the kit that kept its
+/// times, another kit graded into the same target folder, a skeleton edited and put back.
+/// Cargo would then grade with that build. So each file keeps the time it was given the last
+/// time it had these contents (recorded in `record`), or gets the current time.
+fn date_by_contents(kit: &Path, record: &Path) -> anyhow::Result<String> {
+    use std::collections::hash_map::DefaultHasher;
+    use std::hash::{Hash, Hasher};
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         for entry in fs::read_dir(dir)? {
             let entry = entry?;
-            let meta = entry.metadata()?;
-            if meta.is_dir() {
+            if entry.file_type()?.is_dir() {
                 walk(&entry.path(), out)?;
             } else {
-                let time = meta
-                    .modified()?
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default();
-                out.push(format!(
-                    "{} {} {}",
-                    entry.path().display(),
-                    meta.len(),
-                    time.as_nanos()
-                ));
+                out.push(entry.path());
             }
         }
         Ok(())
     }
+    // `HASH NANOS PATH` per line: the contents' hash, the time given, the path in the kit.
+    let old: BTreeMap<String, (String, u128)> = fs::read_to_string(record)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| {
+            let (hash, rest) = line.split_once(' ')?;
+            let (nanos, path) = rest.split_once(' ')?;
+            Some((path.to_string(), (hash.to_string(), nanos.parse().ok()?)))
+        })
+        .collect();
+    let mut files = Vec::new();
+    walk(kit, &mut files)?;
+    files.sort();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
     let mut lines = Vec::new();
-    for exercise in exercises {
-        walk(&exercise.dir.join("src"), &mut lines)?;
+    let mut all = DefaultHasher::new();
+    for file in files {
+        let bytes = fs::read(&file)?;
+        let mut one = DefaultHasher::new();
+        bytes.hash(&mut one);
+        let hash = format!("{:016x}", one.finish());
+        let path = file.strip_prefix(kit)?.to_string_lossy().into_owned();
+        let nanos = match old.get(&path) {
+            Some((old_hash, nanos)) if *old_hash == hash => *nanos,
+            _ => now,
+        };
+        let time = UNIX_EPOCH + Duration::from_nanos(u64::try_from(nanos)?);
+        fs::File::options()
+            .write(true)
+            .open(&file)?
+            .set_modified(time)?;
+        (&path, &hash).hash(&mut all);
+        lines.push(format!("{hash} {nanos} {path}"));
     }
-    lines.sort();
-    Ok(lines.join("\n"))
+    fs::write(record, lines.join("\n"))?;
+    Ok(format!("{:016x}", all.finish()))
 }
 
 /// A folder that exists while one grader uses a base: making a folder is atomic on every
@@ -423,14 +499,22 @@ pub fn grade_submission(
         bail!("the submission is not a folder");
     }
     let (staged, staged_kit, staged_target) = copy_of_base(base, "grade", None)?;
-    let notes = stage::overlay(kit.exercises, submission, &staged_kit)?;
+    // A fresh copy of the base's build: an exercise handed in unchanged is the base's own.
+    let overlaid = stage::overlay(kit.exercises, submission, &staged_kit, true)?;
+    let unchanged: Skeletons = kit
+        .exercises
+        .iter()
+        .filter(|e| !overlaid.changed.contains(&e.folder))
+        .filter_map(|e| Some((e.package.clone(), base.skeletons.get(&e.package)?.clone())))
+        .collect();
     let staging = Staging {
         kit: &staged_kit,
         target: &staged_target,
         scratch: &staged.path().join("verdicts"),
         incremental: false,
+        unchanged: &unchanged,
     };
-    grade_staged(kit, base, &staging, notes, progress)
+    grade_staged(kit, base, &staging, overlaid.notes, progress)
 }
 
 /// A copy of the base's kit and build in a new temporary folder (named with `label`): the
@@ -462,6 +546,8 @@ struct Staging<'a> {
     scratch: &'a Path,
     /// Built again and again (a workbench): keep cargo's incremental cache.
     incremental: bool,
+    /// The exercises handed in as handed out, with the base's results for them.
+    unchanged: &'a Skeletons,
 }
 
 /// Grades the submission put in place at `staging`; `notes` (from staging) go first in the
@@ -494,6 +580,7 @@ fn grade_staged(
         listings: Some(&base.listings),
         scratch: staging.scratch,
         isolation: kit.isolation(),
+        unchanged: staging.unchanged,
     };
     let mut report = grade(&plan, progress)?;
     report.notes.splice(0..0, notes);
@@ -569,7 +656,9 @@ impl Workbench {
             stage::copy_tree(&base.kit.join(&relative), &src)
                 .with_context(|| format!("cannot restore {}", src.display()))?;
         }
-        let notes = stage::overlay(kit.exercises, submission, &self.kit)?;
+        // Every file written anew (`keep_identical` false): this target folder holds builds
+        // of earlier submissions, which the handout's old times could pass for.
+        let notes = stage::overlay(kit.exercises, submission, &self.kit, false)?.notes;
         self.graded += 1;
         let scratch = self.dir.path().join(format!("verdicts-{}", self.graded));
         let staging = Staging {
@@ -577,6 +666,7 @@ impl Workbench {
             target: &self.target,
             scratch: &scratch,
             incremental: true,
+            unchanged: &Skeletons::new(),
         };
         let report = grade_staged(kit, base, &staging, notes, progress);
         let _ = fs::remove_dir_all(&scratch);
@@ -687,6 +777,59 @@ pub enum BatchEvent<'a> {
     },
 }
 
+/// The base's skeleton results on disk (`skeletons-results.json`, next to its stamp), so that
+/// a warm grader has them without running the skeletons again. Written by the grader alone,
+/// in its own target folder, never where a submission runs.
+mod stored {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Serialize};
+
+    use super::Skeletons;
+    use crate::grade::{Status, run::RawResult};
+
+    #[derive(Serialize, Deserialize)]
+    struct Stored {
+        package: String,
+        name: String,
+        status: String,
+        message: String,
+        micros: Option<u64>,
+    }
+
+    pub fn write(skeletons: &Skeletons) -> String {
+        let rows: Vec<Stored> = skeletons
+            .iter()
+            .flat_map(|(package, results)| {
+                results.iter().map(move |r| Stored {
+                    package: package.clone(),
+                    name: r.name.clone(),
+                    status: r.status.key().to_string(),
+                    message: r.message.clone(),
+                    micros: r.duration.map(|d| d.as_micros() as u64),
+                })
+            })
+            .collect();
+        serde_json::to_string(&rows).unwrap_or_default()
+    }
+
+    /// `None` when the file is not what [`write`] wrote (then the skeletons are run again).
+    pub fn read(text: &str) -> Option<Skeletons> {
+        let rows: Vec<Stored> = serde_json::from_str(text).ok()?;
+        let mut skeletons = Skeletons::new();
+        for row in rows {
+            let result = RawResult {
+                name: row.name,
+                status: Status::from_key(&row.status)?,
+                message: row.message,
+                duration: row.micros.map(Duration::from_micros),
+            };
+            skeletons.entry(row.package).or_default().push(result);
+        }
+        Some(skeletons)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -698,5 +841,83 @@ mod tests {
             scrub("cannot copy /home/ta/class/bob/exercises/x: denied", path),
             "cannot copy <submission>/exercises/x: denied"
         );
+    }
+
+    #[test]
+    fn stored_skeleton_results_read_back_as_written() {
+        use super::run::RawResult;
+        let mut skeletons = Skeletons::new();
+        skeletons.insert(
+            "ex01".to_string(),
+            vec![
+                RawResult {
+                    name: "a_test".to_string(),
+                    status: crate::grade::Status::NotStarted,
+                    message: "not yet implemented: \"quoted\"\nand a second line".to_string(),
+                    duration: Some(Duration::from_micros(1234)),
+                },
+                RawResult {
+                    name: "b_test".to_string(),
+                    status: crate::grade::Status::TimedOut,
+                    message: String::new(),
+                    duration: None,
+                },
+            ],
+        );
+        assert_eq!(stored::read(&stored::write(&skeletons)), Some(skeletons));
+        assert_eq!(stored::read("not json"), None);
+        assert_eq!(
+            stored::read(
+                r#"[{"package":"ex01","name":"t","status":"won","message":"","micros":null}]"#
+            ),
+            None,
+            "an unknown status is not taken"
+        );
+    }
+
+    #[test]
+    fn the_base_s_files_are_dated_by_their_contents() {
+        let temp = TempDir::new("dating").unwrap();
+        let kit = temp.path().join("kit");
+        let record = temp.path().join("kit-files");
+        fs::create_dir_all(kit.join("src")).unwrap();
+        let write = |path: &str, text: &str| {
+            fs::write(kit.join(path), text).unwrap();
+            // As the base's kit is written: with the kit's (old) times.
+            fs::File::options()
+                .write(true)
+                .open(kit.join(path))
+                .unwrap()
+                .set_modified(std::time::UNIX_EPOCH + Duration::from_secs(1))
+                .unwrap();
+        };
+        let time = |path: &str| fs::metadata(kit.join(path)).unwrap().modified().unwrap();
+        write("src/lib.rs", "// skeleton");
+        write("Cargo.toml", "[package]");
+        let first = date_by_contents(&kit, &record).unwrap();
+        let (lib, manifest) = (time("src/lib.rs"), time("Cargo.toml"));
+        assert!(
+            lib > std::time::UNIX_EPOCH + Duration::from_secs(1),
+            "new contents, new time"
+        );
+
+        // Written again with the same contents and old times: the times given before.
+        write("src/lib.rs", "// skeleton");
+        write("Cargo.toml", "[package]");
+        assert_eq!(date_by_contents(&kit, &record).unwrap(), first);
+        assert_eq!((time("src/lib.rs"), time("Cargo.toml")), (lib, manifest));
+
+        // Other contents (a solved skeleton): a newer time for that file only.
+        write("src/lib.rs", "// solved");
+        let solved = date_by_contents(&kit, &record).unwrap();
+        assert_ne!(solved, first);
+        assert!(time("src/lib.rs") > lib);
+        assert_eq!(time("Cargo.toml"), manifest);
+
+        // Back to the skeleton: newer still, never the time of a build of other contents.
+        let solved_time = time("src/lib.rs");
+        write("src/lib.rs", "// skeleton");
+        assert_eq!(date_by_contents(&kit, &record).unwrap(), first);
+        assert!(time("src/lib.rs") > solved_time);
     }
 }

@@ -76,6 +76,19 @@ impl Status {
         }
     }
 
+    /// The status whose [`Status::key`] is `key`.
+    pub fn from_key(key: &str) -> Option<Status> {
+        [
+            Status::Passed,
+            Status::Failed,
+            Status::NotStarted,
+            Status::TimedOut,
+            Status::DidNotCompile,
+        ]
+        .into_iter()
+        .find(|status| status.key() == key)
+    }
+
     /// The same for people: `not started`, `timed out`, …
     pub fn words(self) -> &'static str {
         match self {
@@ -304,6 +317,10 @@ pub struct Plan<'a> {
     /// A folder for the verdict files of the test processes.
     pub scratch: &'a Path,
     pub isolation: Isolation,
+    /// The exercises a submission handed in exactly as handed out (package → what the base's
+    /// run of that skeleton gave, see [`batch::Skeletons`]): they are not built, reviewed or
+    /// run again, their results are the skeleton's. Empty for anything but a submission.
+    pub unchanged: &'a batch::Skeletons,
 }
 
 /// Progress, for a line per exercise while grading runs.
@@ -346,7 +363,9 @@ pub fn grade_with(
     let mut packages = Vec::new();
     let mut all_targets = BTreeSet::new();
     for exercise in plan.exercises {
-        if let Some(package) = package_of(exercise, plan.graded) {
+        if let Some(package) = package_of(exercise, plan.graded)
+            && !plan.unchanged.contains_key(package)
+        {
             packages.push(package);
             all_targets.extend(test_targets(exercise));
         }
@@ -477,27 +496,34 @@ fn grade_exercise(
         Graded::Exercises => Path::new("exercises").join(&exercise.folder),
     };
 
-    let raw = match tests_to_run(plan, built, exercise, package, &package_dir, &targets)? {
-        Ok(tests) => {
-            let scratch = plan.scratch.join(exercise.id());
-            run::run_tests(plan.place, &tests, plan.limits.per_exercise, &scratch)
-        }
-        Err(error) => {
-            result.compile_error = Some(error.clone());
-            match list_after_build_failure(plan, exercise, &targets)? {
-                Some(names) => names
-                    .into_iter()
-                    .map(|name| RawResult {
-                        name,
-                        status: Status::DidNotCompile,
-                        message: error.clone(),
-                        duration: None,
-                    })
-                    .collect(),
-                None => {
-                    result.tests = vec![whole_exercise(Status::DidNotCompile, error, max_points)];
-                    result.duration = started.elapsed();
-                    return Ok(result);
+    let raw = if let Some(results) = plan.unchanged.get(package) {
+        // The handout's own skeleton, built and run once in the base: the same code gives the
+        // same results, so running its tests again for every submission would only cost time.
+        results.clone()
+    } else {
+        match tests_to_run(plan, built, exercise, package, &package_dir, &targets)? {
+            Ok(tests) => {
+                let scratch = plan.scratch.join(exercise.id());
+                run::run_tests(plan.place, &tests, plan.limits.per_exercise, &scratch)
+            }
+            Err(error) => {
+                result.compile_error = Some(error.clone());
+                match list_after_build_failure(plan, exercise, &targets)? {
+                    Some(names) => names
+                        .into_iter()
+                        .map(|name| RawResult {
+                            name,
+                            status: Status::DidNotCompile,
+                            message: error.clone(),
+                            duration: None,
+                        })
+                        .collect(),
+                    None => {
+                        result.tests =
+                            vec![whole_exercise(Status::DidNotCompile, error, max_points)];
+                        result.duration = started.elapsed();
+                        return Ok(result);
+                    }
                 }
             }
         }

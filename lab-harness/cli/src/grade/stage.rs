@@ -11,6 +11,7 @@
 //! submitted file is written with a new time, so the code under test is always rebuilt:
 //! reusing a build of *another* submission's code would give a wrong grade.
 
+use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -224,22 +225,38 @@ pub fn is_code_under_test(relative: &Path) -> bool {
         && parts.next() == Some("src".as_ref())
 }
 
+/// What [`overlay`] did.
+#[derive(Debug, Default)]
+pub struct Overlaid {
+    /// Notes for the report (nothing found, files left out).
+    pub notes: Vec<String>,
+    /// The exercises (folder names) whose `src/` the submission changed: it brought a file
+    /// that the handout does not have, or has with other contents.
+    pub changed: BTreeSet<String>,
+}
+
 /// Puts the submission at `submission` into the staged kit at `stage` (already holding the
-/// handout): each exercise's submitted `src/` files over the skeleton's. Returns notes for the
-/// report (nothing found, files left out).
+/// handout): each exercise's submitted `src/` files over the skeleton's.
+///
+/// With `keep_identical`, a submitted file whose contents are the staged file's is left as it
+/// is, modification time included: an exercise handed in unchanged is then the handout's, to
+/// the byte, and is still fresh in a copy of the handout's build. Only where the target
+/// folder holds nothing but that build (a fresh copy for each submission): a folder built
+/// from other code before could look fresh for those old times.
 pub fn overlay(
     exercises: &[Exercise],
     submission: &Path,
     stage: &Path,
-) -> anyhow::Result<Vec<String>> {
-    let mut notes = Vec::new();
+    keep_identical: bool,
+) -> anyhow::Result<Overlaid> {
+    let mut overlaid = Overlaid::default();
     let Some(found) = find_exercises(submission, exercises) else {
-        notes.push(
+        overlaid.notes.push(
             "the submission has no exercises/ folder (nor exercise folders): every exercise was \
              graded as handed out"
                 .to_string(),
         );
-        return Ok(notes);
+        return Ok(overlaid);
     };
     let real_dir = |path: &Path| fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
     for exercise in exercises {
@@ -252,58 +269,80 @@ pub fn overlay(
         // On top of the skeleton, not instead of it: a file the kit provides (a program in
         // src/bin/ the tests run) stays when a submission leaves it out.
         let to = stage.join("exercises").join(&exercise.folder).join("src");
-        let mut copied = 0;
-        copy_submitted(&from, &to, 0, &mut copied, &exercise.folder, &mut notes)
+        let mut copy = Copy {
+            folder: &exercise.folder,
+            keep_identical,
+            copied: 0,
+            written: 0,
+            notes: &mut overlaid.notes,
+        };
+        copy.submitted(&from, &to, 0)
             .with_context(|| format!("cannot copy {}", from.display()))?;
-    }
-    Ok(notes)
-}
-
-/// Copies a submitted `src/` folder: regular files only, new modification times.
-fn copy_submitted(
-    from: &Path,
-    to: &Path,
-    depth: usize,
-    copied: &mut usize,
-    folder: &str,
-    notes: &mut Vec<String>,
-) -> io::Result<()> {
-    fs::create_dir_all(to)?;
-    let mut entries: Vec<_> = fs::read_dir(from)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = entry.file_name();
-        let shown = format!("exercises/{folder}/src/…/{}", name.to_string_lossy());
-        let kind = entry.file_type()?;
-        if kind.is_symlink() {
-            notes.push(format!("{shown} left out: a symbolic link"));
-        } else if kind.is_dir() {
-            if depth >= MAX_DEPTH {
-                notes.push(format!("{shown} left out: folders nested too deep"));
-            } else {
-                copy_submitted(
-                    &entry.path(),
-                    &to.join(&name),
-                    depth + 1,
-                    copied,
-                    folder,
-                    notes,
-                )?;
-            }
-        } else if kind.is_file() {
-            if entry.metadata()?.len() > MAX_FILE {
-                notes.push(format!("{shown} left out: larger than 1 MiB"));
-            } else if *copied >= MAX_FILES {
-                notes.push(format!("{shown} left out: more than {MAX_FILES} files"));
-            } else {
-                // Read and write rather than copy: the new file gets a new time and plain
-                // permissions.
-                fs::write(to.join(&name), fs::read(entry.path())?)?;
-                *copied += 1;
-            }
+        if copy.written > 0 {
+            overlaid.changed.insert(exercise.folder.clone());
         }
     }
-    Ok(())
+    Ok(overlaid)
+}
+
+/// Copying one exercise's submitted `src/`.
+struct Copy<'a> {
+    folder: &'a str,
+    keep_identical: bool,
+    /// Files taken (written or identical), against [`MAX_FILES`].
+    copied: usize,
+    /// Files written.
+    written: usize,
+    notes: &'a mut Vec<String>,
+}
+
+impl Copy<'_> {
+    /// Copies a submitted `src/` folder: regular files only, new modification times.
+    fn submitted(&mut self, from: &Path, to: &Path, depth: usize) -> io::Result<()> {
+        fs::create_dir_all(to)?;
+        let mut entries: Vec<_> = fs::read_dir(from)?.collect::<Result<_, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let name = entry.file_name();
+            let shown = format!("exercises/{}/src/…/{}", self.folder, name.to_string_lossy());
+            let kind = entry.file_type()?;
+            if kind.is_symlink() {
+                self.notes
+                    .push(format!("{shown} left out: a symbolic link"));
+            } else if kind.is_dir() {
+                if depth >= MAX_DEPTH {
+                    self.notes
+                        .push(format!("{shown} left out: folders nested too deep"));
+                } else {
+                    self.submitted(&entry.path(), &to.join(&name), depth + 1)?;
+                }
+            } else if kind.is_file() {
+                if entry.metadata()?.len() > MAX_FILE {
+                    self.notes
+                        .push(format!("{shown} left out: larger than 1 MiB"));
+                } else if self.copied >= MAX_FILES {
+                    self.notes
+                        .push(format!("{shown} left out: more than {MAX_FILES} files"));
+                } else {
+                    let bytes = fs::read(entry.path())?;
+                    let dest = to.join(&name);
+                    // A staged file is a regular file of the handout (never a link: the
+                    // handout is written by the kit), so reading it reads the handout.
+                    let same = self.keep_identical
+                        && fs::symlink_metadata(&dest).is_ok_and(|m| m.is_file())
+                        && fs::read(&dest).is_ok_and(|staged| staged == bytes);
+                    if !same {
+                        // Written rather than copied: the new file gets a new time and plain
+                        // permissions.
+                        fs::write(&dest, bytes)?;
+                        self.written += 1;
+                    }
+                    self.copied += 1;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Where a submission keeps its exercise folders: `S/exercises`, `S` itself (it holds
@@ -447,7 +486,9 @@ mod tests {
         fs::write(stage.join("exercises/ex01-raw/src/provided.rs"), "").unwrap();
         fs::write(stage.join("exercises/ex01-raw/tests/graded.rs"), "// kit").unwrap();
 
-        let notes = overlay(&exercises, &temp.path().join("sub"), &stage).unwrap();
+        let notes = overlay(&exercises, &temp.path().join("sub"), &stage, false)
+            .unwrap()
+            .notes;
         let staged = stage.join("exercises/ex01-raw");
         assert_eq!(
             fs::read_to_string(staged.join("src/lib.rs")).unwrap(),
@@ -481,10 +522,62 @@ mod tests {
         fs::create_dir_all(stage.join("exercises/ex01-raw/src")).unwrap();
         fs::write(stage.join("exercises/ex01-raw/src/lib.rs"), "// skeleton").unwrap();
 
-        overlay(&exercises, &temp.path().join("sub"), &stage).unwrap();
+        overlay(&exercises, &temp.path().join("sub"), &stage, false).unwrap();
         assert_eq!(
             fs::read_to_string(stage.join("exercises/ex01-raw/src/lib.rs")).unwrap(),
             "// skeleton"
         );
+    }
+
+    #[test]
+    fn an_exercise_handed_in_as_handed_out_keeps_its_files_and_times() {
+        let exercises = [
+            exercise("ex01-raw"),
+            exercise("ex02-lines"),
+            exercise("ex03-more"),
+        ];
+        let temp = TempDir::new("stage-test").unwrap();
+        let stage = temp.path().join("stage");
+        let sub = temp.path().join("sub/exercises");
+        let old = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+        for e in &exercises {
+            let src = stage.join("exercises").join(&e.folder).join("src");
+            fs::create_dir_all(&src).unwrap();
+            fs::write(src.join("lib.rs"), "// skeleton").unwrap();
+            File::options()
+                .write(true)
+                .open(src.join("lib.rs"))
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+            fs::create_dir_all(sub.join(&e.folder).join("src")).unwrap();
+        }
+        // ex01: the skeleton, to the byte. ex02: one byte more. ex03: the skeleton and a file
+        // the handout does not have.
+        fs::write(sub.join("ex01-raw/src/lib.rs"), "// skeleton").unwrap();
+        fs::write(sub.join("ex02-lines/src/lib.rs"), "// skeleton ").unwrap();
+        fs::write(sub.join("ex03-more/src/lib.rs"), "// skeleton").unwrap();
+        fs::write(sub.join("ex03-more/src/extra.rs"), "").unwrap();
+
+        let kept = overlay(&exercises, &temp.path().join("sub"), &stage, true).unwrap();
+        assert_eq!(
+            kept.changed.into_iter().collect::<Vec<_>>(),
+            ["ex02-lines", "ex03-more"]
+        );
+        let time = |folder: &str| {
+            let path = stage.join("exercises").join(folder).join("src/lib.rs");
+            fs::metadata(path).unwrap().modified().unwrap()
+        };
+        assert_eq!(
+            time("ex01-raw"),
+            old,
+            "an identical file keeps the handout's time"
+        );
+        assert_ne!(time("ex02-lines"), old, "a changed file gets a new time");
+
+        // Without keep_identical (a workbench), every file brought is written anew.
+        let written = overlay(&exercises, &temp.path().join("sub"), &stage, false).unwrap();
+        assert_eq!(written.changed.len(), 3);
+        assert_ne!(time("ex01-raw"), old);
     }
 }
