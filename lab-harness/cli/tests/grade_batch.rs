@@ -15,6 +15,7 @@ fn write(path: &Path, text: &str) {
 }
 
 #[test]
+#[ignore = "end to end: run with `cargo test -- --include-ignored` (CI does)"]
 fn a_class_is_graded_one_row_per_student() {
     if !sandbox_available() {
         return;
@@ -223,6 +224,7 @@ fn a_class_is_graded_one_row_per_student() {
 }
 
 #[test]
+#[ignore = "end to end: run with `cargo test -- --include-ignored` (CI does)"]
 fn a_submission_is_refused_without_a_sandbox_unless_told_to_run_unsandboxed() {
     let kit = kit_root();
     let temp = temp("unsandboxed");
