@@ -145,6 +145,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let stop_requested = stop_signal()?;
 
+    // Room for every connection before the first one is accepted: raised later, the first
+    // clients of a large class could meet the old limit.
+    let room = files::make_room_for(max_connections);
     let recording = config.recording.clone();
     let server = EchoServer::start(listener, config)?;
     println!("listening on {addr} ({mode} mode)");
@@ -152,7 +155,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if behaviour != Behaviour::Echo {
         eprintln!("demo mode: {behaviour}");
     }
-    warn_and_say_how_to_stop(addr, max_connections);
+    warn_and_say_how_to_stop(addr, room);
 
     let _ = stop_requested.recv();
     let turned_away = server.turned_away();
@@ -171,9 +174,10 @@ fn stop_signal() -> anyhow::Result<mpsc::Receiver<()>> {
     Ok(stop_requested)
 }
 
-/// What follows the listening line on stderr, in every mode: the warnings, then how to stop.
-fn warn_and_say_how_to_stop(addr: SocketAddr, max_connections: usize) {
-    if let Err(warning) = files::make_room_for(max_connections) {
+/// What follows the listening line on stderr, in every mode: the warnings (`room`: whether
+/// the open-file limit was raised far enough, see [`files::make_room_for`]), then how to stop.
+fn warn_and_say_how_to_stop(addr: SocketAddr, room: Result<(), String>) {
+    if let Err(warning) = room {
         eprintln!("warning: {warning}");
     }
     if addr.ip().is_unspecified() {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::bail;
 use lab_harness::{HTTP_PAGES, HttpConfig, HttpServer, Recording};
 
-use super::{Args, bind, print_summary, stop_signal, warn_and_say_how_to_stop};
+use super::{Args, bind, files, print_summary, stop_signal, warn_and_say_how_to_stop};
 
 /// The pause between the pieces of `/slow` and `/split`: long enough to watch in a terminal
 /// (a head of about 150 bytes takes 1.5 s), short enough not to bore.
@@ -53,6 +53,8 @@ pub(super) fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
     let stop_requested = stop_signal()?;
 
+    // Room for every connection before the first one is accepted (as in the other modes).
+    let room = files::make_room_for(max_connections);
     let mut server = HttpServer::start_on(listener, config)?;
     println!("listening on {addr} (http mode)");
     io::stdout().flush()?;
@@ -65,7 +67,7 @@ pub(super) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     for page in HTTP_PAGES {
         eprintln!("  {base}{:<12} {}", page.path, page.about);
     }
-    warn_and_say_how_to_stop(addr, max_connections);
+    warn_and_say_how_to_stop(addr, room);
 
     let _ = stop_requested.recv();
     let turned_away = server.turned_away();
