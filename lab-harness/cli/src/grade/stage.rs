@@ -297,7 +297,8 @@ struct Copy<'a> {
 }
 
 impl Copy<'_> {
-    /// Copies a submitted `src/` folder: regular files only, new modification times.
+    /// Copies a submitted `src/` folder: regular files only; each file written gets a new
+    /// modification time (one left as it was, with `keep_identical`, keeps its own).
     fn submitted(&mut self, from: &Path, to: &Path, depth: usize) -> io::Result<()> {
         fs::create_dir_all(to)?;
         let mut entries: Vec<_> = fs::read_dir(from)?.collect::<Result<_, _>>()?;
