@@ -179,11 +179,17 @@ impl Base {
         }
         fs::create_dir_all(&target)?;
 
-        let place = Place::staged(
+        let mut place = Place::staged(
             &base_kit,
             &target,
             kit.sandbox.map(|s| (s.clone(), etc.clone())),
         );
+        if kit.own_code && kit.sandbox.is_none() {
+            // The check's workbenches build with cargo's incremental cache, and cargo counts
+            // that setting in a build's fingerprint: built without it, the harness and the
+            // exercise here would be compiled again in every workbench.
+            place = place.incremental();
+        }
         let packages: Vec<&str> = exercises.iter().map(|e| e.package.as_str()).collect();
         let mut targets: Vec<String> = exercises.iter().flat_map(super::test_targets).collect();
         targets.sort();
