@@ -7,10 +7,10 @@
 //! in its failure message, and reported in time. One line per exercise, then a summary; exit
 //! code 1 if anything is wrong.
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::process::{Command, ExitCode};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -53,63 +53,108 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         || (2 * std::thread::available_parallelism().map_or(1, |n| n.get())).min(8),
         usize::from,
     );
-    let mut catalogues = Catalogues::new(&root, &all, &config, jobs);
-    let mut broken = 0;
-    for exercise in &exercises {
-        eprintln!("checking {} …", exercise.folder);
-        let started = Instant::now();
-        let mut report = check_exercise(&root, exercise)?;
-        let own_tests = started.elapsed();
-        catalogues.check(exercise, &args.mistakes, &mut report)?;
-        report.facts.push(format!(
-            "{:.0} s ({:.0} s skeleton and solution)",
-            started.elapsed().as_secs_f64(),
-            own_tests.as_secs_f64()
-        ));
-        if report.problems.is_empty() {
-            println!("{:<6} ok       {}", exercise.id(), report.facts.join(" · "));
-        } else {
-            broken += 1;
-            println!("{:<6} PROBLEM  {}", exercise.id(), report.facts.join(" · "));
-            for problem in &report.problems {
-                println!("         - {problem}");
+    let catalogues = Catalogues::load(&root, &all, &config, &exercises, &args.mistakes);
+    let base = catalogues.base()?;
+    // The known mistakes are graded in the background, all exercises' in one queue, while
+    // this thread checks each exercise's skeleton and solution in order and reports it once
+    // its mistakes are judged.
+    let sizes: Vec<usize> = catalogues
+        .lists
+        .iter()
+        .map(|list| list.as_ref().map_or(0, Vec::len))
+        .collect();
+    let queue = Queue::new(&sizes);
+    let (catalogues, queue) = (&catalogues, &queue);
+    thread::scope(|scope| {
+        if let Some(base) = &base {
+            for _ in 0..jobs.min(queue.total()) {
+                // Counted in before it starts, so that no report misses it.
+                let job = queue.job();
+                scope.spawn(move || {
+                    let _job = job;
+                    catalogues.grade_from(queue, base);
+                });
             }
         }
-    }
-    if broken == 0 {
-        println!("check: {} exercises, all consistent", exercises.len());
-        Ok(ExitCode::SUCCESS)
-    } else {
-        println!(
-            "check: {broken} of {} exercises have problems",
-            exercises.len()
-        );
-        Ok(ExitCode::FAILURE)
-    }
+        // Whatever happens here, the workers stop taking mistakes once it is over.
+        let _stop = StopOnDrop(queue);
+        let mut broken = 0;
+        for (index, exercise) in exercises.iter().enumerate() {
+            eprintln!("checking {} …", exercise.folder);
+            let started = Instant::now();
+            let mut report = check_exercise(&root, exercise)?;
+            let own_tests = started.elapsed();
+            catalogues.report(index, queue.wait_for(index), &mut report);
+            report.facts.push(format!(
+                "{:.0} s ({:.0} s skeleton and solution)",
+                started.elapsed().as_secs_f64(),
+                own_tests.as_secs_f64()
+            ));
+            if report.problems.is_empty() {
+                println!("{:<6} ok       {}", exercise.id(), report.facts.join(" · "));
+            } else {
+                broken += 1;
+                println!("{:<6} PROBLEM  {}", exercise.id(), report.facts.join(" · "));
+                for problem in &report.problems {
+                    println!("         - {problem}");
+                }
+            }
+        }
+        if broken == 0 {
+            println!("check: {} exercises, all consistent", exercises.len());
+            Ok(ExitCode::SUCCESS)
+        } else {
+            println!(
+                "check: {broken} of {} exercises have problems",
+                exercises.len()
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    })
 }
 
-/// The mistakes of the catalogues, each graded as a submission would be (the same per-test
-/// processes and verdicts), in place of the student's code. The kit's own code: no sandbox.
+/// The known mistakes of the exercises checked, each graded as a submission would be (the
+/// same per-test processes and verdicts), in place of the student's code. The kit's own
+/// code: no sandbox.
 struct Catalogues<'a> {
     root: &'a Path,
     exercises: &'a [Exercise],
     config: &'a Config,
-    /// Built on first use: checking an exercise without mistakes costs nothing.
-    base: Option<Base>,
-    /// One staging area per job (as many as mistakes are graded at once), made on first use
-    /// and kept for every later mistake of every exercise: each mistake then costs the
-    /// rebuild of its own exercise only.
-    benches: Vec<Mutex<Option<Workbench>>>,
+    /// The exercises checked, in order.
+    checked: &'a [Exercise],
+    /// Per exercise checked: its mistakes (those asked for), or why they cannot be read.
+    lists: Vec<anyhow::Result<Vec<mistakes::Mistake>>>,
 }
 
 impl<'a> Catalogues<'a> {
-    fn new(root: &'a Path, exercises: &'a [Exercise], config: &'a Config, jobs: usize) -> Self {
+    fn load(
+        root: &'a Path,
+        exercises: &'a [Exercise],
+        config: &'a Config,
+        checked: &'a [Exercise],
+        names: &[String],
+    ) -> Self {
+        let lists = checked
+            .iter()
+            .map(|exercise| {
+                // Without a solution there is nothing to apply a mistake to (and the
+                // exercise's own check says the solution is missing).
+                if exercise.solution.is_none() {
+                    return Ok(Vec::new());
+                }
+                let mut catalogue = mistakes::catalogue(exercise)?;
+                if !names.is_empty() {
+                    catalogue.retain(|m| names.contains(&m.name));
+                }
+                Ok(catalogue)
+            })
+            .collect();
         Catalogues {
             root,
             exercises,
             config,
-            base: None,
-            benches: (0..jobs).map(|_| Mutex::new(None)).collect(),
+            checked,
+            lists,
         }
     }
 
@@ -129,74 +174,83 @@ impl<'a> Catalogues<'a> {
         }
     }
 
-    fn check(
-        &mut self,
-        exercise: &Exercise,
-        names: &[String],
-        report: &mut Report,
-    ) -> anyhow::Result<()> {
-        let mut catalogue = mistakes::catalogue(exercise)?;
-        if !names.is_empty() {
-            catalogue.retain(|m| names.contains(&m.name));
-        }
-        if catalogue.is_empty() {
-            return Ok(());
-        }
-        let Some(solution) = &exercise.solution else {
-            return Ok(());
+    /// The base every workbench starts from, built for the first exercise with mistakes
+    /// (a workbench builds the others itself); none when there is no mistake to grade.
+    fn base(&self) -> anyhow::Result<Option<Base>> {
+        let first = self
+            .lists
+            .iter()
+            .position(|list| list.as_ref().is_ok_and(|l| !l.is_empty()));
+        let Some(first) = first else {
+            return Ok(None);
         };
-        let only = vec![exercise.id().to_string()];
-        if self.base.is_none() {
-            self.base = Some(Base::prepare(&self.kit(&only), &mut |_| {})?);
+        eprintln!("building the handout the known mistakes are graded in …");
+        let only = vec![self.checked[first].id().to_string()];
+        Ok(Some(Base::prepare(&self.kit(&only), &mut |_| {})?))
+    }
+
+    /// One job: grades mistakes from `queue` in a workbench of its own until none is left.
+    fn grade_from(&self, queue: &Queue, base: &Base) {
+        let mut bench: Option<Workbench> = None;
+        let mut current = None;
+        while let Some((exercise, mistake)) = queue.take(current) {
+            current = Some(exercise);
+            let judgement = self.grade_one(&mut bench, base, exercise, mistake);
+            queue.done(exercise, mistake, judgement);
         }
-        let base = self.base.as_ref().expect("prepared above");
+    }
+
+    fn grade_one(
+        &self,
+        bench: &mut Option<Workbench>,
+        base: &Base,
+        exercise: usize,
+        mistake: usize,
+    ) -> anyhow::Result<mistakes::Judgement> {
+        let checked = &self.checked[exercise];
+        let mistake = match &self.lists[exercise] {
+            Ok(list) => &list[mistake],
+            Err(_) => bail!("no catalogue"),
+        };
+        let solution = checked.solution.as_ref().context("no solution")?;
+        let only = vec![checked.id().to_string()];
         let kit = self.kit(&only);
-        // Each job grades in a workbench of its own, so several mistakes are graded at once;
-        // their results are reported in catalogue order.
-        let grade_one = |bench: &mut Option<Workbench>,
-                         mistake: &mistakes::Mistake|
-         -> anyhow::Result<mistakes::Judgement> {
-            let staged = TempDir::new("mistake").context("cannot create a temporary folder")?;
-            mistakes::stage(mistake, exercise, &solution.dir, staged.path())?;
-            let bench = match bench {
-                Some(bench) => bench,
-                None => bench.insert(Workbench::new(&kit, base)?),
-            };
-            let graded = bench.grade(&kit, base, staged.path(), &mut |_| {})?;
-            Ok(mistakes::judge(mistake, &graded))
+        let staged = TempDir::new("mistake").context("cannot create a temporary folder")?;
+        mistakes::stage(mistake, checked, &solution.dir, staged.path())?;
+        let bench = match bench {
+            Some(bench) => bench,
+            None => bench.insert(Workbench::new(&kit, base)?),
         };
-        let next = AtomicUsize::new(0);
-        let judged = Mutex::new(Vec::with_capacity(catalogue.len()));
-        thread::scope(|scope| {
-            for bench in self.benches.iter().take(catalogue.len()) {
-                scope.spawn(|| {
-                    let mut bench = bench.lock().unwrap_or_else(|p| p.into_inner());
-                    loop {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(mistake) = catalogue.get(index) else {
-                            break;
-                        };
-                        let judgement = grade_one(&mut bench, mistake);
-                        judged
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .push((index, judgement));
-                    }
-                });
+        let graded = bench.grade(&kit, base, staged.path(), &mut |_| {})?;
+        Ok(mistakes::judge(mistake, &graded))
+    }
+
+    /// Adds what the mistakes of exercise `index` gave to its report.
+    fn report(&self, index: usize, judged: Judged, report: &mut Report) {
+        let catalogue = match &self.lists[index] {
+            Ok(catalogue) if catalogue.is_empty() => return,
+            Ok(catalogue) => catalogue,
+            Err(error) => {
+                report.problems.push(format!("{error:#}"));
+                return;
             }
-        });
-        let mut judged = judged.into_inner().unwrap_or_else(|p| p.into_inner());
-        judged.sort_by_key(|(index, _)| *index);
+        };
         let mut named = 0;
         let mut slowest = Duration::ZERO;
-        for (index, judgement) in judged {
-            let mistake = &catalogue[index];
+        for (mistake, judgement) in catalogue.iter().zip(judged) {
             let judgement = match judgement {
-                Ok(judgement) => judgement,
-                Err(error) => {
+                Some(Ok(judgement)) => judgement,
+                Some(Err(error)) => {
                     report
                         .problems
                         .push(format!("mistake {}: {error:#}", mistake.name));
+                    continue;
+                }
+                None => {
+                    report.problems.push(format!(
+                        "mistake {}: not graded (a job of the check stopped)",
+                        mistake.name
+                    ));
                     continue;
                 }
             };
@@ -216,7 +270,138 @@ impl<'a> Catalogues<'a> {
             catalogue.len(),
             slowest.as_secs_f64()
         ));
-        Ok(())
+    }
+}
+
+/// What each mistake of one exercise gave, in catalogue order (`None`: never graded).
+type Judged = Vec<Option<anyhow::Result<mistakes::Judgement>>>;
+
+/// The mistakes still to grade and those judged, shared by the jobs and the thread that
+/// reports.
+///
+/// A job stays on one exercise while it has mistakes left: a workbench's first build of an
+/// exercise compiles it whole (cargo's incremental cache is tied to the workbench's folder,
+/// so a copy of another's does not help), about twice a later one (4 processor-seconds for
+/// ex08's library, server and graded tests, against 2). Handing out the mistakes exercise by
+/// exercise to every job made each of them build every exercise.
+struct Queue {
+    state: Mutex<QueueState>,
+    changed: Condvar,
+}
+
+struct QueueState {
+    /// Per exercise: the mistakes no job has taken yet, in catalogue order.
+    pending: Vec<VecDeque<usize>>,
+    /// Per exercise: how many jobs are on it.
+    working: Vec<usize>,
+    judged: Vec<Judged>,
+    /// Jobs still running: a job that stopped (a panic) must not leave the report waiting.
+    jobs: usize,
+    stopped: bool,
+}
+
+impl Queue {
+    /// A queue of `sizes[e]` mistakes for each exercise `e`.
+    fn new(sizes: &[usize]) -> Queue {
+        Queue {
+            state: Mutex::new(QueueState {
+                pending: sizes.iter().map(|&n| (0..n).collect()).collect(),
+                working: vec![0; sizes.len()],
+                judged: sizes
+                    .iter()
+                    .map(|&n| (0..n).map(|_| None).collect())
+                    .collect(),
+                jobs: 0,
+                stopped: false,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn total(&self) -> usize {
+        self.lock().pending.iter().map(VecDeque::len).sum()
+    }
+
+    /// The next mistake for a job last on exercise `current`: another of the same while
+    /// there is one; otherwise the first exercise no job is on yet (so that reports come in
+    /// order); otherwise help with the exercise that has most left, if that is worth a first
+    /// build: when each job on it, this one included, still has two mistakes or more.
+    fn take(&self, current: Option<usize>) -> Option<(usize, usize)> {
+        let mut state = self.lock();
+        if state.stopped {
+            return None;
+        }
+        if let Some(exercise) = current
+            && let Some(mistake) = state.pending[exercise].pop_front()
+        {
+            return Some((exercise, mistake));
+        }
+        let exercises = 0..state.pending.len();
+        let next = exercises
+            .clone()
+            .find(|&e| state.working[e] == 0 && !state.pending[e].is_empty())
+            .or_else(|| {
+                exercises
+                    .filter(|&e| state.pending[e].len() >= 2 * (state.working[e] + 1))
+                    .max_by_key(|&e| (state.pending[e].len(), std::cmp::Reverse(e)))
+            });
+        if let Some(exercise) = current {
+            state.working[exercise] -= 1;
+        }
+        let exercise = next?;
+        state.working[exercise] += 1;
+        let mistake = state.pending[exercise].pop_front()?;
+        Some((exercise, mistake))
+    }
+
+    /// Records what grading mistake `mistake` of exercise `exercise` gave.
+    fn done(
+        &self,
+        exercise: usize,
+        mistake: usize,
+        judgement: anyhow::Result<mistakes::Judgement>,
+    ) {
+        self.lock().judged[exercise][mistake] = Some(judgement);
+        self.changed.notify_all();
+    }
+
+    /// Waits until every mistake of exercise `index` is judged (or no job is left to judge
+    /// the rest), and hands over the judgements.
+    fn wait_for(&self, index: usize) -> Judged {
+        let mut state = self.lock();
+        while state.jobs > 0 && state.judged[index].iter().any(Option::is_none) {
+            state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+        std::mem::take(&mut state.judged[index])
+    }
+
+    /// Counts a job in until the returned guard is dropped, even by a panic: the report
+    /// never waits for a job that has stopped.
+    fn job(&self) -> JobGuard<'_> {
+        self.lock().jobs += 1;
+        JobGuard(self)
+    }
+}
+
+struct JobGuard<'a>(&'a Queue);
+
+impl Drop for JobGuard<'_> {
+    fn drop(&mut self) {
+        self.0.lock().jobs -= 1;
+        self.0.changed.notify_all();
+    }
+}
+
+/// Stops the jobs from taking more mistakes when the check ends, by an error or not.
+struct StopOnDrop<'a>(&'a Queue);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.lock().stopped = true;
     }
 }
 
@@ -394,4 +579,59 @@ fn check_solution_cases(report: &mut Report, cases: &[TestCase], graded: &[TestC
 
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_stays_on_its_exercise_and_helps_only_where_it_pays() {
+        let queue = Queue::new(&[3, 0, 8]);
+        // Two jobs start on the two exercises with mistakes, in order.
+        assert_eq!(queue.take(None), Some((0, 0)));
+        assert_eq!(queue.take(None), Some((2, 0)));
+        // A third helps with exercise 2: 7 left, at least 2 each for its two jobs.
+        assert_eq!(queue.take(None), Some((2, 1)));
+        // Each stays where it is while there is something left.
+        assert_eq!(queue.take(Some(0)), Some((0, 1)));
+        assert_eq!(queue.take(Some(0)), Some((0, 2)));
+        // Exercise 0 is done; exercise 2 has 6 left for two jobs: a third may join.
+        assert_eq!(queue.take(Some(0)), Some((2, 2)));
+        for mistake in 3..7 {
+            assert_eq!(queue.take(Some(2)), Some((2, mistake)));
+        }
+        // One left for three jobs: not worth a first build elsewhere, nor here.
+        assert_eq!(queue.take(None), None);
+        assert_eq!(queue.take(Some(2)), Some((2, 7)));
+        assert_eq!(queue.take(Some(2)), None);
+    }
+
+    #[test]
+    fn the_report_waits_for_every_judgement_or_for_no_job_left() {
+        let queue = Queue::new(&[2]);
+        let job = queue.job();
+        thread::scope(|scope| {
+            scope.spawn(|| {
+                let _job = job;
+                let mut current = None;
+                while let Some((exercise, mistake)) = queue.take(current) {
+                    current = Some(exercise);
+                    let judgement = mistakes::Judgement {
+                        problems: Vec::new(),
+                        took: Duration::from_millis(mistake as u64),
+                    };
+                    queue.done(exercise, mistake, Ok(judgement));
+                }
+            });
+            let judged = queue.wait_for(0);
+            assert_eq!(judged.len(), 2);
+            assert!(judged.iter().all(|j| j.as_ref().is_some_and(|j| j.is_ok())));
+        });
+        // A job that stopped before judging leaves its mistakes unjudged, not a report
+        // that waits forever.
+        let queue = Queue::new(&[1]);
+        drop(queue.job());
+        assert!(queue.wait_for(0)[0].is_none());
+    }
 }
