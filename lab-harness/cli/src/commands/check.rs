@@ -76,7 +76,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 });
             }
         }
-        // Whatever happens here, the workers stop taking mistakes once it is over.
+        // Whatever happens here, the jobs stop taking mistakes once it is over.
         let _stop = StopOnDrop(queue);
         let mut broken = 0;
         for (index, exercise) in exercises.iter().enumerate() {
