@@ -171,7 +171,9 @@ impl Base {
         let etc = dir.join("etc");
         sandbox::write_etc(&etc)?;
         let target = dir.join("target");
-        if kit.own_code && kit.sandbox.is_none() {
+        // The base of `cargo lab check`'s workbenches (the kit's own code, no sandbox).
+        let for_workbenches = kit.own_code && kit.sandbox.is_none();
+        if for_workbenches {
             // `cargo lab check` right after the kit's own build (CI). Never for a base whose
             // build is copied for every submission: it would copy every dependency the kit
             // has built (the `lab` command's among them), not only the exercises'.
@@ -184,8 +186,8 @@ impl Base {
             &target,
             kit.sandbox.map(|s| (s.clone(), etc.clone())),
         );
-        if kit.own_code && kit.sandbox.is_none() {
-            // The check's workbenches build with cargo's incremental cache, and cargo counts
+        if for_workbenches {
+            // The workbenches build with cargo's incremental cache, and cargo counts
             // that setting in a build's fingerprint: built without it, the harness and the
             // exercise here would be compiled again in every workbench.
             place = place.incremental();
