@@ -116,6 +116,14 @@ fn serve_stops_cleanly_on_sigterm_with_a_summary() {
     let mut server = Serve::start(&[]);
     assert_eq!(exchange(server.connect(), b"one\n"), b"one\r\n");
     let idle = server.connect(); // still open when the server is told to stop
+    // Wait until the server has accepted it: a connection still in the kernel's backlog is
+    // not the server's yet, so it would be reset, not closed, and not counted.
+    let idle_addr = idle.local_addr().unwrap();
+    assert!(
+        server.wait_for_log(&format!("{idle_addr} connected"), DEADLINE),
+        "the second connection was never logged:\n{}",
+        server.log()
+    );
     server.terminate();
     let status = server.wait_exit(DEADLINE);
     let log = server.log();
