@@ -199,13 +199,8 @@ impl Base {
         progress(Event::Preparing);
         let built = build::build(&place, &packages, &targets, BASE_BUILD_LIMIT)
             .context("cannot run cargo")?;
-        // The review of each submission (clippy) needs the dependencies of the exercises it
-        // reviews checked in clippy's own way, apart from the build above: done once here,
-        // every copy of the base has them, instead of each submission checking `libc` and
-        // `socket2` again (about 1.5 s of the compiler's time for a whole kit). What clippy
-        // says of the skeletons is not needed.
         if built.failure.is_none() {
-            build::review(&place, &packages, BASE_BUILD_LIMIT).context("cannot run cargo")?;
+            prepare_review(&place, &packages, &dir.join("review-prepared"), &contents)?;
         }
         if process::interrupted() {
             bail!("interrupted while building the kit");
@@ -277,6 +272,50 @@ fn verify_skeletons(
     fs::write(&results_path, stored::write(&skeletons))?;
     fs::write(&stamp_path, stamp)?;
     Ok(skeletons)
+}
+
+/// Prepares the review of each submission (clippy), which needs the dependencies of the
+/// exercises it reviews checked in clippy's own way, apart from the build: done once in the
+/// base, every copy of it has them, instead of each submission checking `libc` and `socket2`
+/// again (about 1.5 s of the compiler's time for a whole kit). What clippy says of the
+/// skeletons is not needed. `record` holds the contents `stamp` and the packages prepared for
+/// it, so that a warm grader runs nothing here and leaves the base as it was.
+fn prepare_review(
+    place: &Place,
+    packages: &[&str],
+    record: &Path,
+    stamp: &str,
+) -> anyhow::Result<()> {
+    let text = fs::read_to_string(record).unwrap_or_default();
+    let (missing, updated) = review_to_prepare(&text, stamp, packages);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    build::review(place, &missing, BASE_BUILD_LIMIT).context("cannot run cargo")?;
+    fs::write(record, updated)?;
+    Ok(())
+}
+
+/// The `packages` whose review is not prepared yet according to the `record` text (for the
+/// base's contents `stamp`), and the record's text once they are.
+fn review_to_prepare<'p>(
+    record: &str,
+    stamp: &str,
+    packages: &[&'p str],
+) -> (Vec<&'p str>, String) {
+    let mut lines = record.lines();
+    let mut prepared: Vec<&str> = if lines.next() == Some(stamp) {
+        lines.collect()
+    } else {
+        Vec::new()
+    };
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|package| !prepared.contains(package))
+        .collect();
+    prepared.extend(&missing);
+    (missing, format!("{stamp}\n{}\n", prepared.join("\n")))
 }
 
 /// The names of the graded tests of `exercises`, listed by their test binaries in `built`.
@@ -935,5 +974,27 @@ mod tests {
         write("src/lib.rs", "// skeleton");
         assert_eq!(date_by_contents(&kit, &record).unwrap(), first);
         assert!(time("src/lib.rs") > solved_time);
+    }
+
+    #[test]
+    fn the_review_is_prepared_once_for_each_package_of_the_same_contents() {
+        // Nothing recorded: every package, and a record of them all.
+        let (missing, record) = review_to_prepare("", "stamp-1", &["ex01", "ex02"]);
+        assert_eq!(missing, ["ex01", "ex02"]);
+        // The same contents: nothing more, the record unchanged; a new package: that one.
+        assert_eq!(
+            review_to_prepare(&record, "stamp-1", &["ex02"]).0,
+            Vec::<&str>::new()
+        );
+        let (missing, more) = review_to_prepare(&record, "stamp-1", &["ex02", "ex03"]);
+        assert_eq!(missing, ["ex03"]);
+        assert_eq!(
+            review_to_prepare(&more, "stamp-1", &["ex01", "ex03"])
+                .0
+                .len(),
+            0
+        );
+        // Other contents of the base: all again.
+        assert_eq!(review_to_prepare(&more, "stamp-2", &["ex01"]).0, ["ex01"]);
     }
 }
