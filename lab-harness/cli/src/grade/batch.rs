@@ -983,8 +983,8 @@ mod tests {
         assert_eq!(missing, ["ex01", "ex02"]);
         // The same contents: nothing more, the record unchanged; a new package: that one.
         assert_eq!(
-            review_to_prepare(&record, "stamp-1", &["ex02"]).0,
-            Vec::<&str>::new()
+            review_to_prepare(&record, "stamp-1", &["ex02"]),
+            (Vec::new(), record.clone())
         );
         let (missing, more) = review_to_prepare(&record, "stamp-1", &["ex02", "ex03"]);
         assert_eq!(missing, ["ex03"]);
