@@ -321,4 +321,91 @@ patch = '''
         let error = catalogue(&exercise(temp.path())).unwrap_err().to_string();
         assert!(error.contains("under src/"), "{error}");
     }
+
+    /// A report of one exercise with one test: failed with `message`, or passed when it is
+    /// empty; and `review`, the review's comments.
+    fn graded(message: &str, review: &[&str]) -> Report {
+        use crate::grade::{ExerciseResult, Graded, Isolation, Points, TestResult};
+        let status = if message.is_empty() {
+            Status::Passed
+        } else {
+            Status::Failed
+        };
+        Report {
+            graded: Graded::Exercises,
+            exercises: vec![ExerciseResult {
+                id: "ex09".into(),
+                folder: "ex09-demo".into(),
+                package: "ex09".into(),
+                compile_error: None,
+                tests: vec![TestResult {
+                    name: "sends_a_line".into(),
+                    status,
+                    points: Points::ZERO,
+                    max_points: Points::from_hundredths(100),
+                    message: message.into(),
+                    duration: None,
+                }],
+                max_points: Points::from_hundredths(100),
+                duration: Duration::from_secs(1),
+                review: review.iter().map(|c| c.to_string()).collect(),
+            }],
+            duration: Duration::from_secs(1),
+            notes: Vec::new(),
+            complete: true,
+            isolation: Isolation::InPlace,
+        }
+    }
+
+    fn flush_mistake() -> Mistake {
+        Mistake {
+            name: "no-flush".into(),
+            about: "never flushes".into(),
+            expect: vec!["flush".into()],
+            forbid: vec!["shutdown".into()],
+            file: "src/lib.rs".into(),
+            patch: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_mistake_is_judged_by_its_failing_messages_and_the_review() {
+        let mistake = flush_mistake();
+        let problems = |report: &Report| judge(&mistake, report).problems;
+        assert!(problems(&graded("nothing came back: did you Flush?", &[])).is_empty());
+        assert!(
+            problems(&graded("", &[]))
+                .concat()
+                .contains("no test catches it")
+        );
+        assert!(
+            problems(&graded("nothing came back", &[]))
+                .concat()
+                .contains("not named")
+        );
+        // What no test sees, the review may name.
+        assert!(problems(&graded("", &["call flush"])).is_empty());
+        assert!(problems(&graded("nothing came back", &["call flush"])).is_empty());
+        let misleading = problems(&graded("flush, then shutdown", &[])).concat();
+        assert!(misleading.contains("misleading"), "{misleading}");
+    }
+
+    /// `cargo lab check` runs the review only when the tests alone leave a problem: that is
+    /// right only while a review's comments can never add one.
+    #[test]
+    fn a_review_never_adds_a_problem_to_a_judgement() {
+        let mistake = flush_mistake();
+        for message in [
+            "",
+            "nothing came back",
+            "did you flush?",
+            "flush, then shutdown",
+        ] {
+            let without = judge(&mistake, &graded(message, &[])).problems.len();
+            for review in [&["call flush"][..], &["shutdown first"], &["a", "b"]] {
+                let with = judge(&mistake, &graded(message, review)).problems.len();
+                assert!(with <= without, "{message:?} with review {review:?}");
+            }
+        }
+    }
 }

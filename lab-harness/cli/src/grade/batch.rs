@@ -22,7 +22,7 @@ use anyhow::{Context, bail};
 use super::sandbox::{self, Sandbox};
 use super::stage::{self, TempDir};
 use super::{
-    Config, Event, Graded, Isolation, Limits, Listings, Plan, Report, build, grade, handout,
+    Config, Event, Graded, Isolation, Limits, Listings, Plan, Report, build, grade_with, handout,
     place::Place, run,
 };
 use crate::process;
@@ -569,7 +569,7 @@ pub fn grade_submission(
         incremental: false,
         unchanged: &unchanged,
     };
-    grade_staged(kit, base, &staging, overlaid.notes, progress)
+    grade_staged(kit, base, &staging, overlaid.notes, true, progress)
 }
 
 /// A copy of the base's kit and build in a new temporary folder (named with `label`): the
@@ -606,12 +606,13 @@ struct Staging<'a> {
 }
 
 /// Grades the submission put in place at `staging`; `notes` (from staging) go first in the
-/// report.
+/// report. Without `review`, clippy's review is left out (see [`Workbench::review`]).
 fn grade_staged(
     kit: &Kit,
     base: &Base,
     staging: &Staging,
     notes: Vec<String>,
+    review: bool,
     progress: &mut dyn FnMut(Event),
 ) -> anyhow::Result<Report> {
     let mut exercises = workspace::exercises(staging.kit).context("cannot list the exercises")?;
@@ -637,7 +638,7 @@ fn grade_staged(
         isolation: kit.isolation(),
         unchanged: staging.unchanged,
     };
-    let mut report = grade(&plan, progress)?;
+    let mut report = grade_with(&plan, review, progress)?;
     report.notes.splice(0..0, notes);
     if let Some(sandbox) = kit.sandbox {
         let missing = sandbox.shortcomings().into_iter();
@@ -679,7 +680,8 @@ impl Workbench {
         })
     }
 
-    /// Grades `submission` (the kit's own code) as [`grade_submission`] would.
+    /// Grades `submission` (the kit's own code) as [`grade_submission`] would, but without
+    /// clippy's review: [`Workbench::review`] adds it afterwards, when it is needed.
     pub fn grade(
         &mut self,
         kit: &Kit,
@@ -723,9 +725,36 @@ impl Workbench {
             incremental: true,
             unchanged: &Skeletons::new(),
         };
-        let report = grade_staged(kit, base, &staging, notes, progress);
+        let report = grade_staged(kit, base, &staging, notes, false, progress);
         let _ = fs::remove_dir_all(&scratch);
         report
+    }
+
+    /// Adds clippy's review of the last submission graded to its `report`, as
+    /// [`grade_submission`] gives it (the exercises that compiled, within the build's time
+    /// limit). `cargo lab check` asks for it only when the tests alone do not catch and name
+    /// a mistake: the review can add a comment that names it, never take a failure away, and
+    /// it cost about a tenth of the check's processor time when run for every mistake.
+    pub fn review(&self, kit: &Kit, report: &mut Report) -> anyhow::Result<()> {
+        let compiled: Vec<&str> = report
+            .exercises
+            .iter()
+            .filter(|e| e.compile_error.is_none())
+            .map(|e| e.package.as_str())
+            .collect();
+        if compiled.is_empty() {
+            return Ok(());
+        }
+        let place = Place::staged(&self.kit, &self.target, None).incremental();
+        let review =
+            build::review(&place, &compiled, kit.limits.build).context("cannot run cargo")?;
+        report.notes.extend(review.note);
+        for exercise in &mut report.exercises {
+            if let Some(comments) = review.comments.get(&exercise.package) {
+                exercise.review = comments.clone();
+            }
+        }
+        Ok(())
     }
 }
 
