@@ -734,7 +734,7 @@ impl Workbench {
     /// [`grade_submission`] gives it (the exercises that compiled, within the build's time
     /// limit). `cargo lab check` asks for it only when the tests alone do not catch and name
     /// a mistake: the review can add a comment that names it, never take a failure away, and
-    /// it cost about a tenth of the check's processor time when run for every mistake.
+    /// it cost about a seventh of the check's processor time when run for every mistake.
     pub fn review(&self, kit: &Kit, report: &mut Report) -> anyhow::Result<()> {
         let compiled: Vec<&str> = report
             .exercises
