@@ -358,7 +358,8 @@ pub(super) fn first_not_skeleton<'a>(
 }
 
 /// Runs every graded test of `exercises` (skeletons), each as the grader runs it: what each
-/// gave, by package, under the names the grader reports.
+/// gave, by package, under the names the grader reports. Stops at the first exercise that is
+/// not a skeleton any more, with only the results that show it.
 fn skeleton_results(
     place: &Place,
     exercises: &[Exercise],
@@ -386,11 +387,19 @@ fn skeleton_results(
                 package_dir: Path::new("exercises").join(&exercise.folder),
             }));
         }
-        let results = run::run_tests(place, &tests, SKELETON_LIMIT, scratch);
+        // One test that is not "not started" is enough to refuse the kit: the others are
+        // stopped rather than waited for (an exercise solved in the kit may have tests that
+        // hang or spin until their deadlines), and the exercises after it are not run.
+        let not_a_skeleton = |r: &run::RawResult| r.status != super::Status::NotStarted;
+        let results = run::run_tests_until(place, &tests, SKELETON_LIMIT, scratch, &not_a_skeleton);
         if process::interrupted() {
             bail!("interrupted while checking the kit's skeletons");
         }
+        let refused = results.iter().any(not_a_skeleton);
         skeletons.insert(exercise.package.clone(), results);
+        if refused {
+            break;
+        }
     }
     Ok(skeletons)
 }

@@ -19,6 +19,7 @@ use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use lab_harness::SEAL_TEST;
@@ -113,19 +114,42 @@ pub fn run_tests(
     limit: Duration,
     scratch: &Path,
 ) -> Vec<RawResult> {
+    run_tests_until(place, tests, limit, scratch, &|_| false)
+}
+
+/// Runs `tests` as [`run_tests`] does, until a result makes `enough` true: then no other test
+/// starts and the ones still running are stopped. The results are those of the tests that
+/// ended on their own (the one that was enough among them), in the order of `tests`.
+///
+/// For a question one result answers, such as "is this still a skeleton?": an exercise whose
+/// tests hang would otherwise keep the grader waiting for all of them.
+pub fn run_tests_until(
+    place: &Place,
+    tests: &[TestToRun],
+    limit: Duration,
+    scratch: &Path,
+    enough: &(dyn Fn(&RawResult) -> bool + Sync),
+) -> Vec<RawResult> {
     let deadline = Instant::now() + limit;
     let queue = Mutex::new((0..tests.len()).collect::<VecDeque<usize>>());
     let results = Mutex::new(vec![None; tests.len()]);
+    let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
         for _ in 0..WORKERS.min(tests.len()) {
             scope.spawn(|| {
                 loop {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
                     let Some(index) = queue.lock().unwrap().pop_front() else {
                         break;
                     };
                     let test = &tests[index];
                     let dir = scratch.join(format!("test-{index}"));
-                    let result = run_one(place, test, deadline, limit, &dir);
+                    let result = run_one(place, test, deadline, limit, &dir, &stop);
+                    if result.as_ref().is_some_and(enough) {
+                        stop.store(true, Ordering::Relaxed);
+                    }
                     results.lock().unwrap()[index] = Some(result);
                 }
             });
@@ -140,13 +164,15 @@ pub fn run_tests(
         .collect()
 }
 
-/// One test in one process. `None` for an ignored test.
+/// One test in one process. `None` for an ignored test, and for one stopped because `stop`
+/// was set while it ran.
 fn run_one(
     place: &Place,
     test: &TestToRun,
     deadline: Instant,
     limit: Duration,
     dir: &Path,
+    stop: &AtomicBool,
 ) -> Option<RawResult> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() || process::interrupted() {
@@ -167,7 +193,14 @@ fn run_one(
         "--logfile".into(),
         place.log_argument(&verdict),
     ]);
-    let mut check = || verdict.check();
+    let mut stopped = false;
+    let mut check = || {
+        if stop.load(Ordering::Relaxed) {
+            stopped = true;
+            return Some("stopped: another test's result was enough".to_string());
+        }
+        verdict.check()
+    };
     let watch = Watch::new(left).keep(KEEP).flood(FLOOD).check(&mut check);
     let process = TestProcess {
         executable: &test.executable,
@@ -176,12 +209,15 @@ fn run_one(
         args: &args,
     };
     let run = place.test_process(&process, &verdict, watch, left);
+    let log = verdict.read().unwrap_or_default();
+    let _ = std::fs::remove_dir_all(dir);
+    if stopped {
+        return None;
+    }
     let run = match run {
         Ok(run) => run,
         Err(error) => return Some(grader_error(&test.shown, &error.to_string())),
     };
-    let log = verdict.read().unwrap_or_default();
-    let _ = std::fs::remove_dir_all(dir);
     judge(
         test,
         &run,
@@ -394,6 +430,45 @@ fn is_error_line(line: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Not a check of its own: [`enough_stops_the_tests_still_running`] grades this test
+    /// binary, and this test then waits when the grader says it belongs to the package
+    /// `waits-for-ever` (`CARGO_PKG_NAME`); otherwise, as in a plain `cargo test`, it passes.
+    #[test]
+    fn a_test_that_waits_when_asked() {
+        if std::env::var("CARGO_PKG_NAME").as_deref() == Ok("waits-for-ever") {
+            std::thread::sleep(Duration::from_secs(60));
+        }
+    }
+
+    #[test]
+    fn enough_stops_the_tests_still_running() {
+        let executable = std::env::current_exe().unwrap();
+        let test = |package: &str| TestToRun {
+            shown: package.to_string(),
+            name: "grade::run::tests::a_test_that_waits_when_asked".into(),
+            executable: executable.to_string_lossy().into_owned(),
+            package: package.into(),
+            package_dir: PathBuf::from("."),
+        };
+        let tests = [
+            test("waits-for-ever"),
+            test("waits-for-ever"),
+            test("passes"),
+            test("waits-for-ever"),
+        ];
+        let place = Place::in_place(Path::new(env!("CARGO_MANIFEST_DIR")), None);
+        let scratch = crate::grade::stage::TempDir::new("run-until").unwrap();
+        let passed = |r: &RawResult| r.status == Status::Passed;
+        // Without the stop, the waiting tests would be reported timed out at this limit.
+        let limit = Duration::from_secs(30);
+        let results = run_tests_until(&place, &tests, limit, scratch.path(), &passed);
+        let outcomes: Vec<(&str, Status)> = results
+            .iter()
+            .map(|r| (r.name.as_str(), r.status))
+            .collect();
+        assert_eq!(outcomes, [("passes", Status::Passed)], "{results:#?}");
+    }
 
     #[test]
     fn the_first_compiler_error_is_found() {
