@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::cargo_bin;
 
+mod serve_support;
+use serve_support::peer_available;
+
 /// Every wait of these tests ends by then.
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -393,30 +396,25 @@ fn a_server_nobody_listens_on_is_one_line_and_the_client_is_closed() {
     let (mut spy, addr) = spy_to(closed);
     // nc, as a student would try it; where nc is missing (it is required on CI), a plain
     // connection shows the same refusal.
-    match Command::new("nc")
-        .args(["-w", "5", "127.0.0.1", &addr.port().to_string()])
-        .stdin(Stdio::null())
-        .output()
-    {
-        Ok(nc) => assert!(nc.stdout.is_empty(), "nc got {:?}", nc.stdout),
-        Err(error) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "nc must be installed on CI (.ci/run installs it): {error}"
-            );
-            eprintln!("note: nc not found ({error}); a plain connection stands in for it");
-            let mut client = TcpStream::connect(addr).unwrap();
-            client
-                .set_read_timeout(Some(Duration::from_secs(5)))
-                .unwrap();
-            let mut got = Vec::new();
-            // The spy closes the client it cannot serve: end of stream (or a reset), not
-            // the 5 s timeout.
-            if let Err(error) = client.read_to_end(&mut got) {
-                assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset, "{error}");
-            }
-            assert!(got.is_empty(), "the client got {got:?}");
+    if peer_available("nc", true) {
+        let nc = Command::new("nc")
+            .args(["-w", "5", "127.0.0.1", &addr.port().to_string()])
+            .stdin(Stdio::null())
+            .output()
+            .expect("nc");
+        assert!(nc.stdout.is_empty(), "nc got {:?}", nc.stdout);
+    } else {
+        let mut client = TcpStream::connect(addr).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut got = Vec::new();
+        // The spy closes the client it cannot serve: end of stream (or a reset), not
+        // the 5 s timeout.
+        if let Err(error) = client.read_to_end(&mut got) {
+            assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset, "{error}");
         }
+        assert!(got.is_empty(), "the client got {got:?}");
     }
     let line = spy.wait_for("the refusal", |l| l.starts_with("#1 "));
     assert!(
